@@ -1,0 +1,39 @@
+"""Reusable code of the Inside Deep Learning course.
+
+The notebooks import from here, and ``tests/`` checks every piece against PyTorch's autograd.
+
+>>> import tools
+>>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
+['EpochLog', 'SoftmaxClassifier', 'agreement']
+"""
+
+from .metrics import agreement, max_relative_error, torch_mape
+from .notebook import show_source
+from .softmax_classifier import (
+    SoftmaxClassifier,
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    logits_grad,
+    softmax,
+    softmax_vjp,
+)
+from .training import EpochLog, fit_torch, format_epoch, minibatches
+
+__all__ = [
+    "EpochLog",
+    "SoftmaxClassifier",
+    "agreement",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "fit_torch",
+    "format_epoch",
+    "log_softmax",
+    "logits_grad",
+    "max_relative_error",
+    "minibatches",
+    "show_source",
+    "softmax",
+    "softmax_vjp",
+    "torch_mape",
+]

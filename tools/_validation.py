@@ -1,0 +1,107 @@
+"""Input checks shared by the modules of :mod:`tools`.
+
+Every check raises at the boundary with a message that names the argument, what was
+expected and what came, so that a learner's mistake never turns into a silent NaN.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+
+
+def check_tensor(name: str, value: object) -> torch.Tensor:
+    """Return ``value`` if it is a tensor, else raise ``TypeError``."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}; "
+            f"convert it with torch.as_tensor({name}, dtype=torch.float64)"
+        )
+    return value
+
+
+def check_floating(name: str, t: torch.Tensor) -> None:
+    """Raise ``TypeError`` unless ``t`` holds floating-point numbers."""
+    if not t.is_floating_point():
+        raise TypeError(
+            f"{name} must hold floating-point numbers, got dtype {t.dtype}; "
+            f"convert it with {name}.to(torch.float64)"
+        )
+
+
+def check_finite(name: str, t: torch.Tensor) -> None:
+    """Raise ``ValueError`` if ``t`` contains NaN or an infinity."""
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError(f"{name} must be finite, but {bad} of its {t.numel()} entries are NaN or inf")
+
+
+def check_matrix(name: str, t: torch.Tensor, n_cols: int | None = None, cols_are: str = "columns") -> None:
+    """Raise ``ValueError`` unless ``t`` is 2-D with at least one row (and ``n_cols`` columns)."""
+    if t.dim() != 2:
+        want = f"(m, {n_cols})" if n_cols is not None else "(m, n)"
+        raise ValueError(f"{name} must be a 2-D tensor of shape {want}, got shape {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} must have at least one row, got shape {tuple(t.shape)}")
+    if n_cols is not None and t.shape[1] != n_cols:
+        raise ValueError(
+            f"{name} must have {n_cols} {cols_are} (shape (m, {n_cols})), got shape {tuple(t.shape)}"
+        )
+
+
+def check_like(name: str, t: torch.Tensor, device: torch.device, dtype: torch.dtype, owner: str) -> None:
+    """Raise ``ValueError`` unless ``t`` lives on ``device`` with ``dtype``."""
+    if t.device != device:
+        raise ValueError(
+            f"{name} is on device {t.device.type} but {owner} is on {device.type}; "
+            f"move it with {name}.to({device.type!r})"
+        )
+    if t.dtype != dtype:
+        raise ValueError(
+            f"{name} has dtype {t.dtype} but {owner} has dtype {dtype}; convert it with {name}.to({dtype})"
+        )
+
+
+def check_probability_rows(name: str, t: torch.Tensor, atol: float | None = None) -> None:
+    """Raise ``ValueError`` unless every row of ``t`` is non-negative and sums to 1."""
+    if atol is None:
+        atol = 1e-6 if t.dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-9
+    if bool((t < 0).any()):
+        raise ValueError(f"{name} must hold one-hot or probability rows, but it has negative entries")
+    sums = t.sum(dim=1)
+    off = (sums - 1).abs() > atol
+    if bool(off.any()):
+        row = int(off.nonzero()[0, 0])
+        raise ValueError(
+            f"{name} must hold one-hot or probability rows that sum to 1, "
+            f"but row {row} sums to {float(sums[row]):.6g}"
+        )
+
+
+def check_same_rows(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same number of samples (rows)."""
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same number of samples, "
+            f"got {a.shape[0]} and {b.shape[0]}"
+        )
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """Return ``value`` as an int if it is an integer ``>= minimum``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number ``> 0``, else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not (value > 0 and value != float("inf")):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
