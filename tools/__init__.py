@@ -9,15 +9,8 @@ The notebooks import from here, and ``tests/`` checks every piece against PyTorc
 
 from .metrics import agreement, max_relative_error, torch_mape
 from .notebook import show_source
-from .softmax_classifier import (
-    SoftmaxClassifier,
-    cross_entropy,
-    cross_entropy_grad,
-    log_softmax,
-    logits_grad,
-    softmax,
-    softmax_vjp,
-)
+from .functional import cross_entropy, cross_entropy_grad, log_softmax, logits_grad, softmax, softmax_vjp
+from .softmax_classifier import SoftmaxClassifier
 from .training import EpochLog, fit_torch, format_epoch, minibatches
 
 __all__ = [

@@ -21,15 +21,6 @@ def check_tensor(name: str, value: object) -> torch.Tensor:
     return value
 
 
-def check_floating(name: str, t: torch.Tensor) -> None:
-    """Raise ``TypeError`` unless ``t`` holds floating-point numbers."""
-    if not t.is_floating_point():
-        raise TypeError(
-            f"{name} must hold floating-point numbers, got dtype {t.dtype}; "
-            f"convert it with {name}.to(torch.float64)"
-        )
-
-
 def check_finite(name: str, t: torch.Tensor) -> None:
     """Raise ``ValueError`` if ``t`` contains NaN or an infinity."""
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):

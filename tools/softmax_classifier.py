@@ -13,8 +13,8 @@ and its gradient, derived by the chain rule in chapter 2::
               = (Y_hat - Y) / m                                 (once the one-hot rows sum to 1)
     dL/dW     = X^T dL/dZ,   dL/db = 1^T dL/dZ
 
-Each line above is one function or method below, under the same name the notebook uses.
-No autograd is used here: the tests compare every gradient with ``torch.autograd``.
+Each line above is a function of :mod:`tools.functional` or a method below, under the name the
+notebook uses. No autograd is used here: the tests compare every gradient with ``torch.autograd``.
 """
 
 from __future__ import annotations
@@ -24,82 +24,10 @@ from typing import Any
 import torch
 
 from . import _validation as v
+from .functional import cross_entropy, log_softmax, logits_grad, softmax
 from .training import EpochLog, minibatches, print_epoch
 
-__all__ = [
-    "SoftmaxClassifier",
-    "softmax",
-    "log_softmax",
-    "cross_entropy",
-    "cross_entropy_grad",
-    "softmax_vjp",
-    "logits_grad",
-]
-
-
-def softmax(z: torch.Tensor) -> torch.Tensor:
-    """Row-wise softmax, shifted by each row's maximum so that ``exp`` cannot overflow.
-
-    ``softmax(z - c) == softmax(z)`` for any per-row constant ``c``; with ``c = max(z)`` the
-    largest exponent is ``exp(0) = 1``, so logits as large as ``1e4`` stay finite.
-
-    >>> softmax(torch.tensor([[1.0, 2.0, 3.0], [1e4, 0.0, -1e4]], dtype=torch.float64))
-    tensor([[0.0900, 0.2447, 0.6652],
-            [1.0000, 0.0000, 0.0000]], dtype=torch.float64)
-    """
-    shifted = z - z.max(dim=1, keepdim=True).values
-    e = torch.exp(shifted)
-    return e / e.sum(dim=1, keepdim=True)
-
-
-def log_softmax(z: torch.Tensor) -> torch.Tensor:
-    """Row-wise ``log(softmax(z))`` computed as ``z - logsumexp(z)``, finite even where softmax underflows.
-
-    >>> log_softmax(torch.tensor([[1e4, 0.0]], dtype=torch.float64))
-    tensor([[     0., -10000.]], dtype=torch.float64)
-    """
-    shifted = z - z.max(dim=1, keepdim=True).values
-    return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
-
-
-def _clamped(y_pred: torch.Tensor) -> torch.Tensor:
-    # A probability that underflowed to 0 would make log() return -inf; the smallest positive
-    # normal number of the dtype caps the loss at -log(tiny) (about 708 in float64).
-    return y_pred.clamp_min(torch.finfo(y_pred.dtype).tiny)
-
-
-def cross_entropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy ``-1/m sum_ij Y_ij log Y_hat_ij`` of probability rows, as a 0-d tensor.
-
-    Terms with ``Y_ij = 0`` contribute exactly 0 (``xlogy``), and predicted probabilities are
-    clamped below at the dtype's smallest normal number, so the result is always finite.
-
-    >>> y = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
-    >>> round(float(cross_entropy(y, torch.tensor([[0.5, 0.5], [0.9, 0.1]], dtype=torch.float64))), 4)
-    0.3993
-    """
-    return -torch.xlogy(y_true, _clamped(y_pred)).sum() / y_true.shape[0]
-
-
-def cross_entropy_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    """``dL/dY_hat = -(Y / Y_hat) / m``, the first link of the chain (0 wherever ``Y_ij = 0``)."""
-    m = y_true.shape[0]
-    ratio = torch.where(y_true == 0, torch.zeros_like(y_pred), y_true / _clamped(y_pred))
-    return -ratio / m
-
-
-def softmax_vjp(y_pred: torch.Tensor, grad_y_pred: torch.Tensor) -> torch.Tensor:
-    """Vector-Jacobian product of the softmax: ``dL/dZ = Y_hat * (G - (G * Y_hat) 1)`` with ``G = dL/dY_hat``.
-
-    Row ``i`` equals ``G_i (diag(s_i) - s_i s_i^T)`` with ``s_i = Y_hat_i``: the Jacobian of the
-    softmax of one sample, applied without ever building it.
-    """
-    return y_pred * (grad_y_pred - (grad_y_pred * y_pred).sum(dim=1, keepdim=True))
-
-
-def logits_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
-    """``dL/dZ = (Y_hat - Y) / m``: the chain above collapsed, valid when each row of ``Y`` sums to 1."""
-    return (y_pred - y_true) / y_true.shape[0]
+__all__ = ["SoftmaxClassifier"]
 
 
 class SoftmaxClassifier:
