@@ -45,8 +45,7 @@ def check_like(name: str, t: torch.Tensor, device: torch.device, dtype: torch.dt
     """Raise ``ValueError`` unless ``t`` lives on ``device`` with ``dtype``."""
     if t.device != device:
         raise ValueError(
-            f"{name} is on device {t.device.type} but {owner} is on {device.type}; "
-            f"move it with {name}.to({device.type!r})"
+            f"{name} is on device {t.device} but {owner} is on {device}; move it with {name}.to({str(device)!r})"
         )
     if t.dtype != dtype:
         raise ValueError(

@@ -14,14 +14,28 @@ Number = float | int
 
 
 def _as_pair(pred_value: object, true_value: object) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both tensors (same shape, device, dtype) or both plain numbers, as float64-or-wider tensors."""
+    """Both tensors (same shape, device, dtype) or both plain numbers, as finite float64 tensors.
+
+    Real tensors are compared in float64 whatever their dtype, so a difference between two finite
+    float16 or float32 numbers cannot overflow to inf.
+    """
 
     def is_number(x: object) -> bool:
         return isinstance(x, numbers.Real) and not isinstance(x, bool)
 
+    def kind(x: object) -> str:
+        return f"tensor of {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+
     if is_number(pred_value) and is_number(true_value):
-        return torch.tensor(float(pred_value), dtype=torch.float64), torch.tensor(float(true_value), dtype=torch.float64)
-    if isinstance(pred_value, torch.Tensor) and isinstance(true_value, torch.Tensor):
+        try:
+            pair = torch.tensor([float(pred_value), float(true_value)], dtype=torch.float64)
+        except OverflowError as exc:
+            raise ValueError(f"pred_value and true_value must fit in a float64, got {exc}") from exc
+        pred, true = pair[0], pair[1]
+    elif isinstance(pred_value, torch.Tensor) and isinstance(true_value, torch.Tensor):
+        for name, t in (("pred_value", pred_value), ("true_value", true_value)):
+            if t.dtype == torch.bool or t.is_complex():
+                raise TypeError(f"{name} must hold real numbers (integer or floating point), got {kind(t)}")
         if pred_value.shape != true_value.shape:
             raise ValueError(
                 f"pred_value and true_value must have the same shape, got {tuple(pred_value.shape)} "
@@ -30,25 +44,22 @@ def _as_pair(pred_value: object, true_value: object) -> tuple[torch.Tensor, torc
         if pred_value.numel() == 0:
             raise ValueError("pred_value and true_value must not be empty")
         v.check_like("pred_value", pred_value, true_value.device, true_value.dtype, "true_value")
-        if not pred_value.is_floating_point():  # integer tensors: compare exactly in float64
-            pred_value, true_value = pred_value.double(), true_value.double()
-        v.check_finite("pred_value", pred_value)
-        v.check_finite("true_value", true_value)
-        return pred_value.detach(), true_value.detach()
-
-    def kind(x: object) -> str:
-        return "tensor" if isinstance(x, torch.Tensor) else type(x).__name__
-
-    raise TypeError(
-        "pred_value and true_value must be two torch.Tensors or two real numbers, "
-        f"got {kind(pred_value)} and {kind(true_value)}"
-    )
+        pred, true = pred_value.detach().double(), true_value.detach().double()
+    else:
+        raise TypeError(
+            "pred_value and true_value must be two torch.Tensors or two real numbers, "
+            f"got {kind(pred_value)} and {kind(true_value)}"
+        )
+    v.check_finite("pred_value", pred)
+    v.check_finite("true_value", true)
+    return pred, true
 
 
 def torch_mape(pred_value: torch.Tensor | Number, true_value: torch.Tensor | Number) -> float:
     """Mean absolute percentage error ``100/N sum |pred - true| / |true|``, as a float.
 
-    Takes two tensors of one shape, device and dtype, or two numbers. Where ``true`` is zero
+    Takes two real tensors of one shape, device and dtype, or two numbers, and computes in
+    float64. Where ``true`` is zero
     the percentage is undefined: an entry where both values are zero counts as 0 % (they agree
     exactly); an entry where only ``true`` is zero raises ``ValueError``, since any finite
     answer there would be made up. NaN or inf in either input raises ``ValueError``.
