@@ -8,7 +8,7 @@ The notebooks import from here, and ``tests/`` checks every piece against PyTorc
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
-from .notebook import show_source
+from .notebook import quiet_native_stderr, show_source
 from .functional import cross_entropy, cross_entropy_grad, log_softmax, logits_grad, softmax, softmax_vjp
 from .softmax_classifier import SoftmaxClassifier
 from .training import EpochLog, fit_torch, format_epoch, minibatches
@@ -25,6 +25,7 @@ __all__ = [
     "logits_grad",
     "max_relative_error",
     "minibatches",
+    "quiet_native_stderr",
     "show_source",
     "softmax",
     "softmax_vjp",

@@ -1,12 +1,37 @@
-"""Helpers for the notebooks: show the code of :mod:`tools` where the text derives it."""
+"""Helpers for the notebooks: show the code of :mod:`tools`, and keep native start-up logs out."""
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
+import sys
 import textwrap
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["show_source"]
+__all__ = ["show_source", "quiet_native_stderr"]
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Send what compiled code writes to file descriptor 2 to ``/dev/null`` while the block runs.
+
+    TensorFlow >= 2.19 logs lines such as ``cudart_stub.cc:31] Could not find cuda drivers``,
+    stamped with the time and a thread id, from C++ before its logging is set up, and
+    ``TF_CPP_MIN_LOG_LEVEL`` does not reach them. A kernel captures file descriptor 2, so they
+    would land in the stored outputs and never reproduce. Wrap only the import (and runtime
+    start) of such a library in this block. Python warnings still show: inside a kernel
+    ``sys.stderr`` does not write to file descriptor 2.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def show_source(obj: Any) -> Any:

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 
 from . import _validation as v
-from .functional import cross_entropy, log_softmax, logits_grad, softmax
+from .functional import cross_entropy, log_softmax, softmax
+from .jacobian import DEFAULT_MAX_JACOBIAN_BYTES, ROUTES
 from .training import EpochLog, minibatches, print_epoch
 
 __all__ = ["SoftmaxClassifier"]
@@ -45,6 +46,11 @@ class SoftmaxClassifier:
     seed:
         Seeds the initial parameters. They are drawn on the CPU, so a seed gives the same start
         on every device. ``None`` draws from PyTorch's global generator.
+    gradient:
+        How :meth:`gradients` computes ``dL/dZ`` (see :mod:`tools.jacobian`): ``"closed-form"``
+        (default), ``"block-jacobian"`` or ``"full-jacobian"``. All give the same numbers.
+    max_jacobian_bytes:
+        The full-Jacobian route refuses, with ``MemoryError``, a batch whose Jacobians need more.
 
     Attributes
     ----------
@@ -65,8 +71,14 @@ class SoftmaxClassifier:
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         seed: int | None = None,
+        gradient: str = "closed-form",
+        max_jacobian_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES,
     ) -> None:
         self.n_features = v.check_int("n_features", n_features, 1)
+        if gradient not in ROUTES:
+            raise ValueError(f"gradient must be one of {sorted(ROUTES)}, got {gradient!r}")
+        self.gradient = gradient
+        self.max_jacobian_bytes = v.check_int("max_jacobian_bytes", max_jacobian_bytes, 1)
         self.n_classes = v.check_int("n_classes", n_classes, 2)
         dtype = torch.get_default_dtype() if dtype is None else dtype
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
@@ -90,7 +102,8 @@ class SoftmaxClassifier:
         return self.w.dtype
 
     def __repr__(self) -> str:
-        return f"SoftmaxClassifier(n_features={self.n_features}, n_classes={self.n_classes}, dtype={self.dtype})"
+        route = "" if self.gradient == "closed-form" else f", gradient={self.gradient!r}"
+        return f"SoftmaxClassifier(n_features={self.n_features}, n_classes={self.n_classes}, dtype={self.dtype}{route})"
 
     # -- checks at the boundary -------------------------------------------------------------
     def _check_x(self, x: Any, name: str = "x") -> torch.Tensor:
@@ -120,9 +133,19 @@ class SoftmaxClassifier:
 
     # -- the model ----------------------------------------------------------------------------
     def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """The weighted sums ``Z = X W + b`` of shape ``(m, n_classes)``."""
+        """The weighted sums ``Z = X W + b`` of shape ``(m, n_classes)``.
+
+        Raises ``ValueError`` if they overflow the dtype (finite but huge inputs or parameters),
+        rather than letting an inf turn into NaN probabilities.
+        """
         x = self._check_x(x)
-        return x @ self.w + self.b
+        z = x @ self.w + self.b
+        if not bool(torch.isfinite(z).all()):
+            raise ValueError(
+                f"the logits x @ w + b overflowed {self.dtype} (largest |x| is {float(x.abs().max()):.3g}, "
+                f"largest |w| is {float(self.w.abs().max()):.3g}); scale the inputs or use a wider dtype"
+            )
+        return z
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``softmax(X W + b)``, one row per sample."""
@@ -140,16 +163,20 @@ class SoftmaxClassifier:
         and still exact where one does (logits of order 1e4).
         """
         x, y_true = self._check_pair(x, y_true, "x", "y_true")
-        return float(-(y_true * log_softmax(x @ self.w + self.b)).sum() / x.shape[0])
+        return float(-(y_true * log_softmax(self.logits(x))).sum() / x.shape[0])
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(dL/dW, dL/db) = (X^T dL/dZ, 1^T dL/dZ)`` with ``dL/dZ = (Y_hat - Y)/m``."""
+        """``(dL/dW, dL/db) = (X^T dL/dZ, 1^T dL/dZ)``, with ``dL/dZ`` by the model's ``gradient`` route.
+
+        The default route uses ``dL/dZ = (Y_hat - Y)/m``; :mod:`tools.jacobian` has the others.
+        """
         x, y_true = self._check_pair(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets_and_predictions(y_true, y_pred)
-        dz = logits_grad(y_true, y_pred)
-        return x.T @ dz, dz.sum(dim=0)
+        if self.gradient == "full-jacobian":
+            return ROUTES[self.gradient](x, y_true, y_pred, max_bytes=self.max_jacobian_bytes)
+        return ROUTES[self.gradient](x, y_true, y_pred)
 
     def update(self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor, lr: float) -> None:
         """One gradient-descent step in place: ``W -= lr dL/dW``, ``b -= lr dL/db``."""
@@ -178,7 +205,9 @@ class SoftmaxClassifier:
         """Minibatch gradient descent, in order (no shuffling), for ``epochs`` passes over the data.
 
         After each epoch it records the training CE and, when validation data is given, the
-        validation CE and accuracy; with ``verbose`` it prints one line per epoch.
+        validation CE and accuracy; with ``verbose`` it prints one line per epoch. It also records
+        ``batch_ce``, the mean of the minibatch losses seen during the epoch (each taken before
+        its update, weighted by batch size), which is the "loss" Keras reports per epoch.
         Returns that history, one :class:`~tools.training.EpochLog` per epoch.
         """
         x_train, y_train = self._check_pair(x_train, y_train, "x_train", "y_train")
@@ -192,10 +221,14 @@ class SoftmaxClassifier:
 
         history: list[EpochLog] = []
         for epoch in range(1, epochs + 1):
+            batch_ce_sum = 0.0
             for batch in minibatches(x_train.shape[0], batch_size):
                 x, y = x_train[batch], y_train[batch]
-                self.update(x, y, self.predict(x), lr)
+                y_pred = self.predict(x)
+                batch_ce_sum += self.cross_entropy_loss(y, y_pred) * x.shape[0]
+                self.update(x, y, y_pred, lr)
             log = EpochLog(epoch=epoch, train_ce=self.evaluate(x_train, y_train))
+            log.batch_ce = batch_ce_sum / x_train.shape[0]
             if x_valid is not None:
                 log.valid_ce = self.evaluate(x_valid, y_valid)
                 log.valid_acc = self.accuracy(y_valid, self.predict(x_valid))
@@ -204,21 +237,50 @@ class SoftmaxClassifier:
                 print_epoch(log, epochs)
         return history
 
-    def copy_params(self, layer: torch.nn.Linear) -> None:
-        """Copy the weights and bias of a ``torch.nn.Linear(n_features, n_classes)`` into this model.
+    def copy_params(self, layer: Any) -> None:
+        """Copy weights and bias from a framework's layer into this model.
 
-        ``nn.Linear`` stores its weight as ``(out, in)`` and computes ``x W^T + b``; this model
-        stores ``W`` as ``(in, out)``, so the weight is transposed on the way in.
+        Accepts a ``torch.nn.Linear(n_features, n_classes)``, a Keras ``Dense(n_classes)`` layer
+        on ``n_features`` inputs, or a Keras model whose last layer is such a ``Dense``.
+        ``nn.Linear`` stores its weight as ``(out, in)`` and computes ``x W^T + b``, so its weight
+        is transposed; Keras's kernel is already ``(in, out)`` like our ``W``.
         """
-        if not isinstance(layer, torch.nn.Linear):
+        expected = (self.n_features, self.n_classes)
+        if isinstance(layer, torch.nn.Linear):
+            if (layer.in_features, layer.out_features) != expected or layer.bias is None:
+                raise ValueError(
+                    f"layer must be a torch.nn.Linear({self.n_features}, {self.n_classes}) with a bias, got "
+                    f"nn.Linear({layer.in_features}, {layer.out_features}, bias={layer.bias is not None})"
+                )
+            w, b = layer.weight.detach().T, layer.bias.detach()
+        elif type(layer).__module__.split(".")[0] in ("keras", "tf_keras", "tensorflow"):
+            w, b = _keras_dense_params(layer, expected)
+        else:
             raise TypeError(
-                f"layer must be a torch.nn.Linear({self.n_features}, {self.n_classes}), got {type(layer).__name__}"
+                f"layer must be a torch.nn.Linear({self.n_features}, {self.n_classes}), a Keras Dense layer "
+                f"or a Keras model ending in one, got {type(layer).__name__}"
             )
-        if (layer.in_features, layer.out_features) != (self.n_features, self.n_classes) or layer.bias is None:
-            raise ValueError(
-                f"layer must be a torch.nn.Linear({self.n_features}, {self.n_classes}) with a bias, got "
-                f"nn.Linear({layer.in_features}, {layer.out_features}, bias={layer.bias is not None})"
-            )
-        with torch.no_grad():
-            self.w = layer.weight.detach().T.to(device=self.device, dtype=self.dtype).clone()
-            self.b = layer.bias.detach().to(device=self.device, dtype=self.dtype).clone()
+        self.w = torch.as_tensor(w).to(device=self.device, dtype=self.dtype).clone()
+        self.b = torch.as_tensor(b).to(device=self.device, dtype=self.dtype).clone()
+
+
+def _keras_dense_params(layer: Any, expected: tuple[int, int]) -> tuple[Any, Any]:
+    """Kernel ``(in, out)`` and bias of a Keras ``Dense`` layer, or of the last layer of a Keras model."""
+    import keras  # only reached when a Keras object was passed in
+
+    name = type(layer).__name__
+    if isinstance(layer, keras.Model):
+        if not layer.layers:
+            raise ValueError(f"the Keras model {layer.name!r} has no layers to copy from")
+        layer = layer.layers[-1]
+        name = f"a Keras model whose last layer is a {type(layer).__name__}"
+    if not isinstance(layer, keras.layers.Dense):
+        raise TypeError(f"layer must be a Keras Dense layer or a model ending in one, got {name}")
+    if not layer.built or not layer.use_bias:
+        raise ValueError(f"the Dense layer {layer.name!r} must be built (have weights) and use a bias")
+    kernel, bias = layer.kernel.numpy(), layer.bias.numpy()
+    if kernel.shape != expected:
+        raise ValueError(
+            f"the Dense layer's kernel must have shape {expected} (n_features, n_classes), got {kernel.shape}"
+        )
+    return kernel, bias

@@ -18,12 +18,18 @@ __all__ = ["EpochLog", "minibatches", "format_epoch", "print_epoch", "fit_torch"
 
 @dataclass
 class EpochLog:
-    """What one epoch of training leaves behind: training CE, and validation CE/accuracy if any."""
+    """What one epoch of training leaves behind.
+
+    ``train_ce`` is the CE on the whole training set after the epoch; ``batch_ce`` the mean of the
+    minibatch losses during it (before each update, as Keras's history reports ``loss``);
+    ``valid_ce``/``valid_acc`` are filled in when validation data is given.
+    """
 
     epoch: int
     train_ce: float
     valid_ce: float | None = None
     valid_acc: float | None = None
+    batch_ce: float | None = None
 
 
 def minibatches(n_samples: int, batch_size: int) -> Iterator[slice]:
@@ -72,9 +78,16 @@ def fit_torch(
     :meth:`tools.SoftmaxClassifier.fit`, so the two histories can be compared entry by entry.
     ``y_train``/``y_valid`` are one-hot (or probability) rows, which ``CrossEntropyLoss`` accepts.
     """
-    for name, t in (("x_train", x_train), ("y_train", y_train)):
-        v.check_matrix(name, v.check_tensor(name, t))
-    v.check_same_rows("x_train", x_train, "y_train", y_train)
+    if (x_valid is None) != (y_valid is None):
+        raise ValueError("x_valid and y_valid must be given together, or both left out")
+    pairs = [("x_train", x_train, "y_train", y_train)]
+    if x_valid is not None:
+        pairs.append(("x_valid", x_valid, "y_valid", y_valid))
+    for x_name, x, y_name, y in pairs:
+        for name, t in ((x_name, x), (y_name, y)):
+            v.check_matrix(name, v.check_tensor(name, t))
+            v.check_finite(name, t)
+        v.check_same_rows(x_name, x, y_name, y)
     epochs = v.check_int("epochs", epochs, 0)
     lr = v.check_positive_float("lr", lr)
     batch_size = v.check_int("batch_size", batch_size, 1)
@@ -83,13 +96,16 @@ def fit_torch(
     optimizer = torch.optim.SGD(layer.parameters(), lr=lr)
     history: list[EpochLog] = []
     for epoch in range(1, epochs + 1):
+        batch_ce_sum = 0.0
         for batch in minibatches(x_train.shape[0], batch_size):
             optimizer.zero_grad()
             loss = loss_fn(layer(x_train[batch]), y_train[batch])
             loss.backward()
             optimizer.step()
+            batch_ce_sum += loss.item() * (batch.stop - batch.start)
         with torch.no_grad():
             log = EpochLog(epoch=epoch, train_ce=float(loss_fn(layer(x_train), y_train)))
+            log.batch_ce = batch_ce_sum / x_train.shape[0]
             if x_valid is not None and y_valid is not None:
                 logits = layer(x_valid)
                 log.valid_ce = float(loss_fn(logits, y_valid))

@@ -1,0 +1,255 @@
+"""Unit tests of :mod:`tools.benchmark`, :mod:`tools.notebook` and the logits overflow guard.
+
+Covered:
+
+* ``PeakTensorMemory``: exact bytes of a known allocation, ``current`` back to 0 once tensors are
+  freed, views of a pre-existing tensor (``.T``, slices, ``reshape``, ``view``) and pre-existing
+  tensors cost nothing, freed temporaries still raise ``peak`` above the final ``current``,
+  in-place ops add nothing, a copy made by reshape/flatten counts while alive;
+* ``peak_tensor_bytes`` scaling: closed-form and block routes linear in ``m`` (ratio 8 for 8x the
+  batch), full-Jacobian route quadratic (ratio about 16 for 4x the batch);
+* ``growth_exponent`` on exact power laws and each of its rejected inputs;
+* ``seconds_per_call``: a positive float, ``fn`` called at least ``repeat`` times;
+* ``quiet_native_stderr``: file descriptor 2 silenced inside the block, restored after it, even
+  when the block raises;
+* ``show_source``: a Markdown python code block of the source; ``TypeError`` for non-code;
+* ``SoftmaxClassifier.logits``/``predict``/``evaluate`` raise ``ValueError`` ("overflowed") instead
+  of returning NaN for finite but huge inputs.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import tools
+from tools.benchmark import PeakTensorMemory, growth_exponent, peak_tensor_bytes, seconds_per_call
+from tools.jacobian import ROUTES
+
+F64 = torch.float64
+
+
+# -- PeakTensorMemory ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("numel, dtype", [(1000, torch.float64), (1000, torch.float32), (7, torch.int16), (1, torch.bool)])
+def test_known_allocation_counted_exactly_and_released(numel, dtype):
+    with PeakTensorMemory() as mem:
+        x = torch.zeros(numel, dtype=dtype)
+        assert mem.current == mem.peak == numel * x.element_size()
+        del x
+        gc.collect()
+        assert mem.current == 0
+    assert mem.peak == numel * torch.empty(0, dtype=dtype).element_size()
+    assert mem.current == 0
+
+
+def test_two_live_tensors_add_up_and_release_one_at_a_time():
+    with PeakTensorMemory() as mem:
+        a = torch.zeros(1000, dtype=F64)
+        b = torch.ones(500, dtype=F64)
+        assert mem.current == 12000
+        del a
+        assert mem.current == 4000
+        del b
+    assert (mem.peak, mem.current) == (12000, 0)
+
+
+VIEWS = {
+    "T": lambda x: x.T,
+    "slice": lambda x: x[:10],
+    "column slice": lambda x: x[:, 1:3],
+    "reshape": lambda x: x.reshape(-1),
+    "view": lambda x: x.view(5, 40),
+    "unsqueeze": lambda x: x[None],
+    "expand": lambda x: x[:1].expand(30, 4),
+    "detach": lambda x: x.detach(),
+    "itself": lambda x: x,
+}
+
+
+@pytest.mark.parametrize("view", VIEWS.values(), ids=VIEWS.keys())
+def test_views_of_pre_existing_tensor_cost_nothing(view):
+    x = torch.randn(50, 4, dtype=F64)
+    with PeakTensorMemory() as mem:
+        v = view(x)
+        assert v.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+        del v
+    assert (mem.peak, mem.current) == (0, 0)
+
+
+def test_in_place_ops_cost_nothing():
+    x = torch.zeros(100, dtype=F64)
+    with PeakTensorMemory() as mem:
+        x.add_(1).mul_(2)
+        x[:10] = 3.0
+    assert mem.peak == 0
+
+
+@pytest.mark.parametrize("copy", [lambda x: x.T.reshape(-1), lambda x: x.T.flatten()], ids=["reshape", "flatten"])
+def test_reshape_copy_of_non_contiguous_tensor_stays_counted_while_alive(copy):
+    """reshape/flatten of a non-contiguous tensor run clone + _unsafe_view: the clone's storage lives on in the result."""
+    x = torch.randn(50, 4, dtype=F64)
+    with PeakTensorMemory() as mem:
+        y = copy(x)                  # not expressible as a view of x: a new 1600-byte storage
+        z = torch.zeros(200, dtype=F64)
+        assert (mem.current, mem.peak) == (3200, 3200), "the live copy y is not counted"
+        del y, z
+    assert mem.current == 0
+
+
+def test_freed_temporary_raises_peak_above_final_current():
+    x = torch.randn(1000, dtype=F64)
+    with PeakTensorMemory() as mem:
+        total = (x * 2).sum()        # x * 2 is a temporary of 8000 bytes, freed at once
+    assert mem.peak >= 8000 + total.untyped_storage().nbytes()
+    assert mem.current == total.untyped_storage().nbytes() == 8
+    assert mem.peak > mem.current
+
+
+# -- peak_tensor_bytes scaling of the routes -------------------------------------------------------
+def route_peak(route: str, m: int, n: int = 5, k: int = 3) -> int:
+    g = torch.Generator().manual_seed(m)
+    x = torch.randn(m, n, generator=g, dtype=F64)
+    y = F.one_hot(torch.randint(k, (m,), generator=g), k).to(F64)
+    s = torch.softmax(torch.randn(m, k, generator=g, dtype=F64), dim=1)
+    return peak_tensor_bytes(lambda: ROUTES[route](x, y, s))
+
+
+@pytest.mark.parametrize("route", ["closed-form", "block-jacobian"])
+def test_linear_routes_peak_grows_linearly(route):
+    small, large = route_peak(route, 256), route_peak(route, 2048)
+    assert small > 0
+    assert large / small == pytest.approx(8, rel=1e-3)
+
+
+def test_full_route_peak_grows_quadratically():
+    small, large = route_peak("full-jacobian", 128), route_peak("full-jacobian", 512)
+    assert large / small == pytest.approx(16, rel=0.01)
+    assert growth_exponent([128, 512], [small, large]) == pytest.approx(2, abs=0.01)
+
+
+def test_peak_tensor_bytes_counts_the_result():
+    assert peak_tensor_bytes(lambda: torch.empty(3, 5, dtype=F64)) == 120
+    assert peak_tensor_bytes(lambda: None) == 0
+
+
+# -- growth_exponent --------------------------------------------------------------------------------
+@pytest.mark.parametrize("exponent", [1.0, 2.0, 0.5, 0.0, -1.0])
+@pytest.mark.parametrize("sizes", [[8, 16, 32, 64], [3, 1000], [1, 2.5, 7, 100, 1e4]], ids=["doubling", "two", "irregular"])
+def test_growth_exponent_recovers_power_laws(exponent, sizes):
+    costs = [3.7 * s**exponent for s in sizes]
+    assert growth_exponent(sizes, costs) == pytest.approx(exponent, abs=1e-9)
+
+
+@pytest.mark.parametrize("sizes, costs, match", [
+    ([1, 2, 3], [1, 2], r"same length"),
+    ([1], [1], r">= 2"),
+    ([], [], r">= 2"),
+    ([0, 2], [1, 2], r"positive"),
+    ([1, 2], [1, -2], r"positive"),
+    ([1, 2], [0, 2], r"positive"),
+    ([4, 4, 4], [1, 2, 3], r"must not all be equal"),
+], ids=["length", "one point", "empty", "zero size", "negative cost", "zero cost", "equal sizes"])
+def test_growth_exponent_rejects(sizes, costs, match):
+    with pytest.raises(ValueError, match=match):
+        growth_exponent(sizes, costs)
+
+
+# -- seconds_per_call -------------------------------------------------------------------------------
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_seconds_per_call_is_positive_and_calls_fn_enough(repeat):
+    calls = []
+    t = seconds_per_call(lambda: calls.append(sum(range(200))), repeat=repeat, min_time=0.002)
+    assert isinstance(t, float) and 0 < t < 0.002
+    assert len(calls) >= repeat + 1          # the warm-up call and at least one per round
+
+
+# -- quiet_native_stderr ----------------------------------------------------------------------------
+def test_quiet_native_stderr_silences_fd2_only_inside(capfd):
+    os.write(2, b"before\n")
+    with tools.quiet_native_stderr():
+        os.write(2, b"noise\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "before\nafter\n"
+
+
+def test_quiet_native_stderr_restores_fd2_when_the_block_raises(capfd):
+    target = os.fstat(2)
+    with pytest.raises(RuntimeError, match="boom"):
+        with tools.quiet_native_stderr():
+            os.write(2, b"noise\n")
+            raise RuntimeError("boom")
+    restored = os.fstat(2)
+    assert (restored.st_dev, restored.st_ino) == (target.st_dev, target.st_ino)
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"
+
+
+def test_quiet_native_stderr_leaks_no_descriptor():
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    for _ in range(5):
+        with tools.quiet_native_stderr():
+            pass
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+# -- show_source ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("obj, name", [
+    (tools.softmax, "def softmax"),
+    (tools.SoftmaxClassifier.logits, "def logits"),   # a method: dedented
+    (tools.EpochLog, "class EpochLog"),
+])
+def test_show_source_returns_python_markdown(obj, name):
+    pytest.importorskip("IPython")
+    data = tools.show_source(obj).data
+    assert data.startswith("```python\n") and data.endswith("\n```")
+    assert name in data
+    assert data.splitlines()[1].startswith(name.split()[0]) or data.splitlines()[1].startswith("@")
+
+
+@pytest.mark.parametrize("obj", [42, "softmax", len, None])
+def test_show_source_rejects_non_code(obj):
+    pytest.importorskip("IPython")
+    with pytest.raises(TypeError, match=r"obj must be a function, method or class"):
+        tools.show_source(obj)
+
+
+# -- logits overflow --------------------------------------------------------------------------------
+@pytest.fixture
+def overflowing():
+    """W = 1 and inputs of 1e308 in float64: each logit sums three of them, beyond the largest float64."""
+    model = tools.SoftmaxClassifier(3, 2, dtype=F64, seed=0)
+    model.w, model.b = torch.ones(3, 2, dtype=F64), torch.zeros(2, dtype=F64)
+    x = torch.full((4, 3), 1e308, dtype=F64)
+    assert bool(torch.isfinite(x).all())
+    return model, x, F.one_hot(torch.tensor([0, 1, 0, 1]), 2).to(F64)
+
+
+CALLS = {
+    "logits": lambda model, x, y: model.logits(x),
+    "predict": lambda model, x, y: model.predict(x),
+    "evaluate": lambda model, x, y: model.evaluate(x, y),
+    "fit": lambda model, x, y: model.fit(x, y, 1, 0.1, 2, verbose=False),
+    "negative x": lambda model, x, y: model.predict(-x),
+}
+
+
+@pytest.mark.parametrize("call", CALLS.values(), ids=CALLS.keys())
+def test_overflowing_logits_raise_instead_of_nan(overflowing, call):
+    model, x, y = overflowing
+    w = model.w.clone()
+    with pytest.raises(ValueError, match=r"overflowed torch\.float64") as info:
+        call(model, x, y)
+    assert "1e+308" in str(info.value)
+    assert torch.equal(model.w, w)
+
+
+def test_large_but_representable_logits_pass():
+    model = tools.SoftmaxClassifier(3, 2, dtype=F64, seed=0)
+    model.w, model.b = torch.ones(3, 2, dtype=F64), torch.zeros(2, dtype=F64)
+    p = model.predict(torch.full((2, 3), 1e307, dtype=F64))
+    assert bool(torch.isfinite(p).all()) and torch.equal(p, torch.full((2, 2), 0.5, dtype=F64))

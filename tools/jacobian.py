@@ -1,0 +1,135 @@
+"""Three routes to the same gradient of the softmax classifier, from the most literal to the cheapest.
+
+All three start from ``G = dL/dY_hat`` (:func:`tools.functional.cross_entropy_grad`) or from its
+collapsed form, and end with ``(dL/dW, dL/db)``:
+
+``full-jacobian``
+    Build every partial derivative as the index derivation writes it, then contract with
+    ``torch.einsum``: ``dY_hat/dZ`` is an ``(m, n1, m, n1)`` tensor and ``dZ/dW`` an
+    ``(m, n1, n, n1)`` one. Memory grows as ``m**2``.
+``block-jacobian``
+    Sample ``i``'s probabilities depend only on sample ``i``'s logits, so ``dY_hat/dZ`` is zero
+    off its ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T``; keep just those, ``(m, n1, n1)``.
+``closed-form``
+    ``dL/dZ = (Y_hat - Y)/m``, then ``X^T dL/dZ`` and the column sums.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .functional import cross_entropy_grad, logits_grad
+
+__all__ = [
+    "DEFAULT_MAX_JACOBIAN_BYTES",
+    "ROUTES",
+    "softmax_jacobian",
+    "softmax_jacobian_blocks",
+    "logits_jacobian_wrt_weights",
+    "full_jacobian_bytes",
+    "format_bytes",
+    "gradients_full_jacobian",
+    "gradients_block_jacobian",
+    "gradients_closed_form",
+]
+
+#: The full-Jacobian route refuses a batch whose Jacobians would take more than this (1 GiB).
+DEFAULT_MAX_JACOBIAN_BYTES = 2**30
+
+Gradients = tuple[torch.Tensor, torch.Tensor]
+
+
+def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
+    """``J[i, j, k, l] = dY_hat_ij / dZ_kl = delta_ik * Y_hat_ij * (delta_jl - Y_hat_il)``, shape ``(m, n1, m, n1)``.
+
+    >>> s = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
+    >>> softmax_jacobian(s).reshape(2, 2)
+    tensor([[ 0.2500, -0.2500],
+            [-0.2500,  0.2500]], dtype=torch.float64)
+    """
+    m, n1 = y_pred.shape
+    eye_m = torch.eye(m, dtype=y_pred.dtype, device=y_pred.device)
+    eye_n1 = torch.eye(n1, dtype=y_pred.dtype, device=y_pred.device)
+    return torch.einsum("ik,ij,jl->ijkl", eye_m, y_pred, eye_n1) - torch.einsum("ik,ij,il->ijkl", eye_m, y_pred, y_pred)
+
+
+def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
+    """The ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T`` of :func:`softmax_jacobian`, shape ``(m, n1, n1)``."""
+    return torch.diag_embed(y_pred) - y_pred[:, :, None] * y_pred[:, None, :]
+
+
+def logits_jacobian_wrt_weights(x: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape ``(m, n1, n, n1)``."""
+    eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
+    return torch.einsum("ip,jq->ijpq", x, eye)
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes in the largest binary unit that keeps it at least 1.
+
+    >>> format_bytes(1000), format_bytes(9360), format_bytes(1207296), format_bytes(3 * 2**29)
+    ('1000 B', '9.14 KiB', '1.15 MiB', '1.50 GiB')
+    """
+    if n < 1024:
+        return f"{n} B"
+    for unit in ("KiB", "MiB", "GiB"):
+        n /= 1024
+        if n < 1024 or unit == "GiB":
+            break
+    return f"{n:.2f} {unit}"
+
+
+def full_jacobian_bytes(m: int, n_features: int, n_classes: int, itemsize: int = 8) -> int:
+    """Bytes of the two Jacobians the full route builds: ``(m n1)^2 + m n1 n n1`` numbers.
+
+    >>> full_jacobian_bytes(1024, 5, 3)  # float64
+    75866112
+    """
+    return (m * n_classes) ** 2 * itemsize + m * n_classes * n_features * n_classes * itemsize
+
+
+def gradients_full_jacobian(
+    x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor, *, max_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES
+) -> Gradients:
+    """``dL/dW`` and ``dL/db`` by contracting full Jacobians, the way the index derivation reads.
+
+    Raises ``MemoryError`` (before allocating anything) when the Jacobians would need more than
+    ``max_bytes``; the einsum calls need a few times that at their peak.
+    """
+    m, n = x.shape
+    n1 = y_pred.shape[1]
+    need = full_jacobian_bytes(m, n, n1, y_pred.element_size())
+    if need > max_bytes:
+        raise MemoryError(
+            f"the full Jacobian of a batch of {m} samples with {n1} classes needs {format_bytes(need)}, "
+            f"more than max_bytes={max_bytes} ({format_bytes(max_bytes)}); use a smaller batch, a larger max_bytes, "
+            "or the block-jacobian / closed-form route"
+        )
+    grad_y_pred = cross_entropy_grad(y_true, y_pred)                                    # (m, n1)
+    dz = torch.einsum("ij,ijkl->kl", grad_y_pred, softmax_jacobian(y_pred))              # (m, n1)
+    dw = torch.einsum("kl,klpq->pq", dz, logits_jacobian_wrt_weights(x, n1))             # (n, n1)
+    db = torch.einsum("kl,lq->q", dz, torch.eye(n1, dtype=dz.dtype, device=dz.device))  # dZ_kl/db_q = delta_lq
+    return dw, db
+
+
+def gradients_block_jacobian(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor) -> Gradients:
+    """``dL/dW`` and ``dL/db`` through the ``m`` blocks of the softmax Jacobian only."""
+    grad_y_pred = cross_entropy_grad(y_true, y_pred)
+    dz = torch.einsum("ij,ijl->il", grad_y_pred, softmax_jacobian_blocks(y_pred))
+    return x.T @ dz, dz.sum(dim=0)
+
+
+def gradients_closed_form(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor) -> Gradients:
+    """``dL/dW = X^T (Y_hat - Y)/m`` and ``dL/db = 1^T (Y_hat - Y)/m``."""
+    dz = logits_grad(y_true, y_pred)
+    return x.T @ dz, dz.sum(dim=0)
+
+
+#: The routes by name, as :class:`tools.SoftmaxClassifier`'s ``gradient=`` argument takes them.
+ROUTES: dict[str, Callable[..., Gradients]] = {
+    "closed-form": gradients_closed_form,
+    "block-jacobian": gradients_block_jacobian,
+    "full-jacobian": gradients_full_jacobian,
+}
