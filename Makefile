@@ -2,13 +2,15 @@
 #   make book     set up .venv (if needed) and build the site into _build/html
 #   make test     set up .venv (if needed) and run every test
 #   make refresh  re-execute every notebook in a fresh kernel and store its outputs in place
+#   make sync     rewrite every notebook's Colab/NBViewer links and setup cell from _config.yml
+#   make figures  redraw the static figures in content/figures
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NOTEBOOKS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: setup book test test-fast refresh clean
+.PHONY: setup browser book test test-fast test-notebooks refresh sync figures clean
 
 setup: $(STAMP)
 
@@ -18,21 +20,37 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@# Build matplotlib's font cache now: its one-time notice would otherwise reach a notebook's stderr.
+	$(BIN)/python -c "import matplotlib.pyplot"
 	touch $@
+
+# Chromium for tests/test_browser.py, installed where that is possible (root + apt-get).
+browser:
+	@bash scripts/install_browser.sh
 
 book: $(STAMP)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	@echo "The site is in _build/html: open _build/html/index.html in a browser."
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest --doctest-modules $(PYTEST_NOTEBOOKS) tools tests content
 
-# Everything but the slow book build.
+# Everything but the slow tests (book build, browser, fresh-environment install).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
 
+# The notebooks under nbval and their hygiene checks only (the CUDA runner's job).
+test-notebooks: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_NOTEBOOKS) tests/test_notebooks.py content
+
 refresh: $(STAMP)
 	$(BIN)/python scripts/refresh_notebooks.py
+
+sync: $(STAMP)
+	$(BIN)/python scripts/sync_notebooks.py
+
+figures: $(STAMP)
+	$(BIN)/python scripts/make_figures.py
 
 clean:
 	rm -rf _build
