@@ -27,14 +27,15 @@ SETUP_TEMPLATE = '''\
 # Setup: make the course's `tools` package importable, here and in Colab.
 try:
     import tools
-except ModuleNotFoundError:  # e.g. a fresh Colab runtime: install it from the repository
+except ModuleNotFoundError:  # a fresh runtime, such as Colab's
     import importlib
     import os
     import subprocess
     import sys
 
-    # IDL_TOOLS_SOURCE lets the tests install a local build instead of the repository.
-    source = os.environ.get("IDL_TOOLS_SOURCE", "git+{url}@{branch}")
+    # Install it from the repository (IDL_TOOLS_SOURCE lets the tests use a local build).
+    REPO = "git+{url}@{branch}"
+    source = os.environ.get("IDL_TOOLS_SOURCE", REPO)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
     importlib.invalidate_caches()
     import tools'''
