@@ -23,3 +23,13 @@ def built_book(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, f"the book did not build cleanly:\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
     return out / "_build" / "html"
+
+
+@pytest.fixture(scope="session")
+def book_pages(built_book) -> list[str]:
+    """The built book's pages, as paths relative to ``_build/html`` (``_static`` and the like left out)."""
+    return sorted(
+        p.relative_to(built_book).as_posix()
+        for p in built_book.rglob("*.html")
+        if not p.relative_to(built_book).parts[0].startswith("_")
+    )

@@ -66,14 +66,6 @@ def site(built_book):
     thread.join(timeout=5)
 
 
-def book_pages(built: Path) -> list[str]:
-    return sorted(
-        p.relative_to(built).as_posix()
-        for p in built.rglob("*.html")
-        if not p.relative_to(built).parts[0].startswith("_")
-    )
-
-
 def check_page(browser, base: str, built: Path, page_path: str) -> list[str]:
     """Open one page; return what is wrong with it (empty when all is well)."""
     problems: list[str] = []
@@ -123,9 +115,9 @@ def check_page(browser, base: str, built: Path, page_path: str) -> list[str]:
     return problems
 
 
-def test_every_page_works_in_a_browser(browser, site):
+def test_every_page_works_in_a_browser(browser, site, book_pages):
     base, built = site
-    pages = book_pages(built)
+    pages = book_pages
     assert "content/2-classification/classification.html" in pages
     report = {p: check_page(browser, base, built, p) for p in pages}
     bad = {p: problems for p, problems in report.items() if problems}
