@@ -10,6 +10,9 @@
 3. A valid default colour mode. pydata-sphinx-theme's page template reads ``default_mode``,
    which sphinx-book-theme leaves empty (and refuses as a theme option), so a reader's first
    visit logs "Got invalid theme mode". "auto" follows the reader's system setting.
+4. ``/favicon.ico``. The root ``index.html`` that forwards to the first page has no icon link,
+   so a browser may ask for ``/favicon.ico`` (a 404) before it follows; the configured favicon is
+   copied there too.
 """
 
 from __future__ import annotations
@@ -62,13 +65,17 @@ def fix_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
     context["script_files"] = unique
 
 
-def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
-    if exception is None and app.builder.format == "html":
-        shutil.copytree(mathjax_es5_dir(), Path(app.outdir) / "_static" / PREFIX, dirs_exist_ok=True)
+def copy_assets(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    shutil.copytree(mathjax_es5_dir(), Path(app.outdir) / "_static" / PREFIX, dirs_exist_ok=True)
+    favicon = app.config.html_favicon
+    if favicon and "://" not in favicon:
+        shutil.copyfile(Path(app.confdir) / favicon, Path(app.outdir) / "favicon.ico")
 
 
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", check_config)
     app.connect("html-page-context", fix_page_context, priority=900)
-    app.connect("build-finished", copy_mathjax)
+    app.connect("build-finished", copy_assets)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
