@@ -4,17 +4,34 @@ The notebooks import from here, and ``tests/`` checks every piece against PyTorc
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
-['EpochLog', 'SoftmaxClassifier', 'agreement']
+['EpochLog', 'LinearRegression', 'SoftmaxClassifier']
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
 from .notebook import quiet_native_stderr, show_source
-from .functional import cross_entropy, cross_entropy_grad, log_softmax, logits_grad, softmax, softmax_vjp
+from .functional import (
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    logits_grad,
+    mse,
+    mse_grad,
+    softmax,
+    softmax_vjp,
+)
+from .linear_models import LinearRegression, least_squares
 from .softmax_classifier import SoftmaxClassifier
-from .training import EpochLog, fit_torch, format_epoch, minibatches
+from .training import (
+    EpochLog,
+    fit_torch,
+    format_epoch,
+    minibatches,
+    training_loop,
+)
 
 __all__ = [
     "EpochLog",
+    "LinearRegression",
     "SoftmaxClassifier",
     "agreement",
     "cross_entropy",
@@ -24,10 +41,14 @@ __all__ = [
     "log_softmax",
     "logits_grad",
     "max_relative_error",
+    "least_squares",
     "minibatches",
+    "mse",
+    "mse_grad",
     "quiet_native_stderr",
     "show_source",
     "softmax",
     "softmax_vjp",
     "torch_mape",
+    "training_loop",
 ]

@@ -25,23 +25,40 @@ def check_finite(name: str, t: torch.Tensor) -> None:
     """Raise ``ValueError`` if ``t`` contains NaN or an infinity."""
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
-        raise ValueError(f"{name} must be finite, but {bad} of its {t.numel()} entries are NaN or inf")
+        raise ValueError(
+            f"{name} must be finite, but {bad} of its {t.numel()} entries are NaN or inf"
+        )
 
 
-def check_matrix(name: str, t: torch.Tensor, n_cols: int | None = None, cols_are: str = "columns") -> None:
+def check_matrix(
+    name: str,
+    t: torch.Tensor,
+    n_cols: int | None = None,
+    cols_are: str = "columns",
+) -> None:
     """Raise ``ValueError`` unless ``t`` is 2-D with at least one row (and ``n_cols`` columns)."""
     if t.dim() != 2:
         want = f"(m, {n_cols})" if n_cols is not None else "(m, n)"
-        raise ValueError(f"{name} must be a 2-D tensor of shape {want}, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a 2-D tensor of shape {want}, got shape {tuple(t.shape)}"
+        )
     if t.shape[0] == 0:
-        raise ValueError(f"{name} must have at least one row, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must have at least one row, got shape {tuple(t.shape)}"
+        )
     if n_cols is not None and t.shape[1] != n_cols:
         raise ValueError(
             f"{name} must have {n_cols} {cols_are} (shape (m, {n_cols})), got shape {tuple(t.shape)}"
         )
 
 
-def check_like(name: str, t: torch.Tensor, device: torch.device, dtype: torch.dtype, owner: str) -> None:
+def check_like(
+    name: str,
+    t: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype,
+    owner: str,
+) -> None:
     """Raise ``ValueError`` unless ``t`` lives on ``device`` with ``dtype``."""
     if t.device != device:
         raise ValueError(
@@ -53,12 +70,20 @@ def check_like(name: str, t: torch.Tensor, device: torch.device, dtype: torch.dt
         )
 
 
-def check_probability_rows(name: str, t: torch.Tensor, atol: float | None = None) -> None:
+def check_probability_rows(
+    name: str, t: torch.Tensor, atol: float | None = None
+) -> None:
     """Raise ``ValueError`` unless every row of ``t`` is non-negative and sums to 1."""
     if atol is None:
-        atol = 1e-6 if t.dtype in (torch.float16, torch.bfloat16, torch.float32) else 1e-9
+        atol = (
+            1e-6
+            if t.dtype in (torch.float16, torch.bfloat16, torch.float32)
+            else 1e-9
+        )
     if bool((t < 0).any()):
-        raise ValueError(f"{name} must hold one-hot or probability rows, but it has negative entries")
+        raise ValueError(
+            f"{name} must hold one-hot or probability rows, but it has negative entries"
+        )
     sums = t.sum(dim=1)
     off = (sums - 1).abs() > atol
     if bool(off.any()):
@@ -69,7 +94,9 @@ def check_probability_rows(name: str, t: torch.Tensor, atol: float | None = None
         )
 
 
-def check_same_rows(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
+def check_same_rows(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
+) -> None:
     """Raise ``ValueError`` unless ``a`` and ``b`` have the same number of samples (rows)."""
     if a.shape[0] != b.shape[0]:
         raise ValueError(
@@ -81,17 +108,94 @@ def check_same_rows(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) 
 def check_int(name: str, value: object, minimum: int) -> int:
     """Return ``value`` as an int if it is an integer ``>= minimum``, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
+        )
     if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, got {value}"
+        )
     return int(value)
 
 
 def check_positive_float(name: str, value: object) -> float:
     """Return ``value`` as a float if it is a finite number ``> 0``, else raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number, got {value!r} ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be a positive number, got {value!r} ({type(value).__name__})"
+        )
     value = float(value)
     if not (value > 0 and value != float("inf")):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
     return value
+
+
+def check_nonnegative_float(name: str, value: object) -> float:
+    """Return ``value`` as a float if it is a finite number ``>= 0``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a number >= 0, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    value = float(value)
+    if not (0 <= value < float("inf")):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+    return value
+
+
+def check_no_grad(name: str, t: torch.Tensor) -> None:
+    """Refuse a tensor that carries autograd history.
+
+    The scratch models compute every gradient by hand; a tensor that
+    requires grad would make their parameters part of an autograd graph.
+    """
+    if t.requires_grad:
+        raise ValueError(
+            f"{name} requires grad (it carries autograd history); "
+            f"pass {name}.detach() instead"
+        )
+
+
+def check_seed(seed: object) -> int:
+    """A seed for ``torch.Generator.manual_seed``: an int in [0, 2**64)."""
+    seed = check_int("seed", seed, 0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be an integer below 2**64, got {seed}")
+    return seed
+
+
+def check_dtype(dtype: object) -> torch.dtype:
+    """``torch.float32`` or ``torch.float64`` (``None``: the default)."""
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(
+            "dtype must be a floating-point torch.dtype, torch.float32 or "
+            f"torch.float64, got {dtype!r}"
+            + (
+                " (half precision is too coarse for the checks of "
+                "probability rows and gradients in this course)"
+                if dtype in (torch.float16, torch.bfloat16)
+                else ""
+            )
+        )
+    return dtype
+
+
+def check_device(device: object) -> torch.device:
+    """A device that exists on this machine (``None``: the CPU)."""
+    if device is None:
+        return torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must name a device such as 'cpu' or 'cuda', got "
+            f"{device!r}"
+        ) from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device is {str(device)!r} but PyTorch sees no CUDA GPU "
+            "here; use device='cpu', or pick the device with "
+            "'cuda' if torch.cuda.is_available() else 'cpu'"
+        )
+    return device

@@ -18,7 +18,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
-__all__ = ["PeakTensorMemory", "peak_tensor_bytes", "seconds_per_call", "growth_exponent"]
+__all__ = [
+    "PeakTensorMemory",
+    "peak_tensor_bytes",
+    "seconds_per_call",
+    "growth_exponent",
+]
 
 
 class PeakTensorMemory(TorchDispatchMode):
@@ -48,7 +53,13 @@ class PeakTensorMemory(TorchDispatchMode):
             self._live.discard(key)
             self.current -= nbytes
 
-    def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple = (),
+        kwargs: dict | None = None,
+    ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
         # A view (x.T, x[:m], ...) shares its input's storage: nothing new was allocated.
@@ -84,7 +95,9 @@ def _synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def seconds_per_call(fn: Callable[[], Any], *, repeat: int = 5, min_time: float = 0.05) -> float:
+def seconds_per_call(
+    fn: Callable[[], Any], *, repeat: int = 5, min_time: float = 0.05
+) -> float:
     """Best-of-``repeat`` wall time of one call of ``fn``, each timing long enough to be meaningful.
 
     One warm-up call first; then each of the ``repeat`` rounds calls ``fn`` enough times to last
@@ -119,7 +132,9 @@ def growth_exponent(sizes: Sequence[float], costs: Sequence[float]) -> float:
     2.0
     """
     if len(sizes) != len(costs) or len(sizes) < 2:
-        raise ValueError(f"sizes and costs must have the same length >= 2, got {len(sizes)} and {len(costs)}")
+        raise ValueError(
+            f"sizes and costs must have the same length >= 2, got {len(sizes)} and {len(costs)}"
+        )
     if min(sizes) <= 0 or min(costs) <= 0:
         raise ValueError("sizes and costs must be positive to take logarithms")
     xs, ys = [math.log(s) for s in sizes], [math.log(c) for c in costs]

@@ -14,7 +14,16 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["softmax", "log_softmax", "cross_entropy", "cross_entropy_grad", "softmax_vjp", "logits_grad"]
+__all__ = [
+    "softmax",
+    "log_softmax",
+    "cross_entropy",
+    "cross_entropy_grad",
+    "softmax_vjp",
+    "logits_grad",
+    "mse",
+    "mse_grad",
+]
 
 
 def softmax(z: torch.Tensor) -> torch.Tensor:
@@ -61,22 +70,48 @@ def cross_entropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return -torch.xlogy(y_true, _clamped(y_pred)).sum() / y_true.shape[0]
 
 
-def cross_entropy_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+def cross_entropy_grad(
+    y_true: torch.Tensor, y_pred: torch.Tensor
+) -> torch.Tensor:
     """``dL/dY_hat = -(Y / Y_hat) / m``, the first link of the chain (0 wherever ``Y_ij = 0``)."""
     m = y_true.shape[0]
-    ratio = torch.where(y_true == 0, torch.zeros_like(y_pred), y_true / _clamped(y_pred))
+    ratio = torch.where(
+        y_true == 0, torch.zeros_like(y_pred), y_true / _clamped(y_pred)
+    )
     return -ratio / m
 
 
-def softmax_vjp(y_pred: torch.Tensor, grad_y_pred: torch.Tensor) -> torch.Tensor:
+def softmax_vjp(
+    y_pred: torch.Tensor, grad_y_pred: torch.Tensor
+) -> torch.Tensor:
     """Vector-Jacobian product of the softmax: ``dL/dZ = Y_hat * (G - (G * Y_hat) 1)`` with ``G = dL/dY_hat``.
 
     Row ``i`` equals ``G_i (diag(s_i) - s_i s_i^T)`` with ``s_i = Y_hat_i``: the Jacobian of the
     softmax of one sample, applied without ever building it.
     """
-    return y_pred * (grad_y_pred - (grad_y_pred * y_pred).sum(dim=1, keepdim=True))
+    return y_pred * (
+        grad_y_pred - (grad_y_pred * y_pred).sum(dim=1, keepdim=True)
+    )
 
 
 def logits_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """``dL/dZ = (Y_hat - Y) / m``: the chain above collapsed, valid when each row of ``Y`` sums to 1."""
     return (y_pred - y_true) / y_true.shape[0]
+
+
+def mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all ``m * c`` entries, as a 0-d tensor.
+
+    ``L = 1/(m c) sum_ij (Y_hat_ij - Y_ij)^2``, the mean that
+    ``torch.nn.MSELoss()`` and Keras's ``MeanSquaredError`` take.
+
+    >>> y = torch.tensor([[1.0], [2.0]], dtype=torch.float64)
+    >>> float(mse(y, torch.tensor([[2.0], [4.0]], dtype=torch.float64)))
+    2.5
+    """
+    return (y_pred - y_true).square().mean()
+
+
+def mse_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """``dL/dY_hat = 2 (Y_hat - Y) / (m c)``, the gradient of :func:`mse`."""
+    return (y_pred - y_true) * (2.0 / y_true.numel())

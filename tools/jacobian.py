@@ -52,7 +52,9 @@ def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
     m, n1 = y_pred.shape
     eye_m = torch.eye(m, dtype=y_pred.dtype, device=y_pred.device)
     eye_n1 = torch.eye(n1, dtype=y_pred.dtype, device=y_pred.device)
-    return torch.einsum("ik,ij,jl->ijkl", eye_m, y_pred, eye_n1) - torch.einsum("ik,ij,il->ijkl", eye_m, y_pred, y_pred)
+    return torch.einsum(
+        "ik,ij,jl->ijkl", eye_m, y_pred, eye_n1
+    ) - torch.einsum("ik,ij,il->ijkl", eye_m, y_pred, y_pred)
 
 
 def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
@@ -60,7 +62,9 @@ def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
     return torch.diag_embed(y_pred) - y_pred[:, :, None] * y_pred[:, None, :]
 
 
-def logits_jacobian_wrt_weights(x: torch.Tensor, n_classes: int) -> torch.Tensor:
+def logits_jacobian_wrt_weights(
+    x: torch.Tensor, n_classes: int
+) -> torch.Tensor:
     """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape ``(m, n1, n, n1)``."""
     eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
     return torch.einsum("ip,jq->ijpq", x, eye)
@@ -81,17 +85,25 @@ def format_bytes(n: int) -> str:
     return f"{n:.2f} {unit}"
 
 
-def full_jacobian_bytes(m: int, n_features: int, n_classes: int, itemsize: int = 8) -> int:
+def full_jacobian_bytes(
+    m: int, n_features: int, n_classes: int, itemsize: int = 8
+) -> int:
     """Bytes of the two Jacobians the full route builds: ``(m n1)^2 + m n1 n n1`` numbers.
 
     >>> full_jacobian_bytes(1024, 5, 3)  # float64
     75866112
     """
-    return (m * n_classes) ** 2 * itemsize + m * n_classes * n_features * n_classes * itemsize
+    return (
+        m * n_classes
+    ) ** 2 * itemsize + m * n_classes * n_features * n_classes * itemsize
 
 
 def gradients_full_jacobian(
-    x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor, *, max_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES
+    x: torch.Tensor,
+    y_true: torch.Tensor,
+    y_pred: torch.Tensor,
+    *,
+    max_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES,
 ) -> Gradients:
     """``dL/dW`` and ``dL/db`` by contracting full Jacobians, the way the index derivation reads.
 
@@ -107,21 +119,33 @@ def gradients_full_jacobian(
             f"more than max_bytes={max_bytes} ({format_bytes(max_bytes)}); use a smaller batch, a larger max_bytes, "
             "or the block-jacobian / closed-form route"
         )
-    grad_y_pred = cross_entropy_grad(y_true, y_pred)                                    # (m, n1)
-    dz = torch.einsum("ij,ijkl->kl", grad_y_pred, softmax_jacobian(y_pred))              # (m, n1)
-    dw = torch.einsum("kl,klpq->pq", dz, logits_jacobian_wrt_weights(x, n1))             # (n, n1)
-    db = torch.einsum("kl,lq->q", dz, torch.eye(n1, dtype=dz.dtype, device=dz.device))  # dZ_kl/db_q = delta_lq
+    grad_y_pred = cross_entropy_grad(y_true, y_pred)  # (m, n1)
+    dz = torch.einsum(
+        "ij,ijkl->kl", grad_y_pred, softmax_jacobian(y_pred)
+    )  # (m, n1)
+    dw = torch.einsum(
+        "kl,klpq->pq", dz, logits_jacobian_wrt_weights(x, n1)
+    )  # (n, n1)
+    db = torch.einsum(
+        "kl,lq->q", dz, torch.eye(n1, dtype=dz.dtype, device=dz.device)
+    )  # dZ_kl/db_q = delta_lq
     return dw, db
 
 
-def gradients_block_jacobian(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor) -> Gradients:
+def gradients_block_jacobian(
+    x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
+) -> Gradients:
     """``dL/dW`` and ``dL/db`` through the ``m`` blocks of the softmax Jacobian only."""
     grad_y_pred = cross_entropy_grad(y_true, y_pred)
-    dz = torch.einsum("ij,ijl->il", grad_y_pred, softmax_jacobian_blocks(y_pred))
+    dz = torch.einsum(
+        "ij,ijl->il", grad_y_pred, softmax_jacobian_blocks(y_pred)
+    )
     return x.T @ dz, dz.sum(dim=0)
 
 
-def gradients_closed_form(x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor) -> Gradients:
+def gradients_closed_form(
+    x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
+) -> Gradients:
     """``dL/dW = X^T (Y_hat - Y)/m`` and ``dL/db = 1^T (Y_hat - Y)/m``."""
     dz = logits_grad(y_true, y_pred)
     return x.T @ dz, dz.sum(dim=0)

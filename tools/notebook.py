@@ -46,5 +46,7 @@ def show_source(obj: Any) -> Any:
     try:
         source = inspect.getsource(obj)
     except (TypeError, OSError) as exc:
-        raise TypeError(f"obj must be a function, method or class defined in a .py file, got {obj!r}") from exc
+        raise TypeError(
+            f"obj must be a function, method or class defined in a .py file, got {obj!r}"
+        ) from exc
     return Markdown("```python\n" + textwrap.dedent(source).rstrip() + "\n```")

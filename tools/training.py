@@ -1,39 +1,71 @@
-"""Training-loop pieces shared by the scratch models and their framework references.
+"""The one training loop of the course, and PyTorch's reference loop.
 
-The scratch classifier and the PyTorch reference below walk the data in the same minibatches
-and log the same numbers, so their printed histories can be compared line by line.
+Every scratch model (linear regression, the softmax classifier, the MLP)
+trains through :func:`training_loop`; :func:`fit_torch` trains a
+``torch.nn.Module`` the usual PyTorch way. Both walk the data in the same
+minibatches and log the same numbers, so their histories can be compared
+line by line.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import torch
 
 from . import _validation as v
 
-__all__ = ["EpochLog", "minibatches", "format_epoch", "print_epoch", "fit_torch"]
+__all__ = [
+    "EpochLog",
+    "Trainable",
+    "minibatches",
+    "format_epoch",
+    "print_epoch",
+    "training_loop",
+    "fit_torch",
+]
 
 
 @dataclass
 class EpochLog:
     """What one epoch of training leaves behind.
 
-    ``train_ce`` is the CE on the whole training set after the epoch; ``batch_ce`` the mean of the
-    minibatch losses during it (before each update, as Keras's history reports ``loss``);
-    ``valid_ce``/``valid_acc`` are filled in when validation data is given.
+    ``train_loss`` is the loss on the whole training set after the epoch;
+    ``batch_loss`` the mean of the minibatch losses during it (each taken
+    before its update, as Keras's history reports ``loss``);
+    ``valid_loss``/``valid_acc`` are filled in when validation data is given
+    (accuracy for classifiers only). ``loss`` names the loss: ``"CE"`` or
+    ``"MSE"``. ``train_ce``, ``valid_ce`` and ``batch_ce`` read the same
+    numbers under chapter 2's names.
     """
 
     epoch: int
-    train_ce: float
-    valid_ce: float | None = None
+    train_loss: float
+    valid_loss: float | None = None
     valid_acc: float | None = None
-    batch_ce: float | None = None
+    batch_loss: float | None = None
+    loss: str = "CE"
+
+    @property
+    def train_ce(self) -> float:
+        """``train_loss``, under chapter 2's name."""
+        return self.train_loss
+
+    @property
+    def valid_ce(self) -> float | None:
+        """``valid_loss``, under chapter 2's name."""
+        return self.valid_loss
+
+    @property
+    def batch_ce(self) -> float | None:
+        """``batch_loss``, under chapter 2's name."""
+        return self.batch_loss
 
 
 def minibatches(n_samples: int, batch_size: int) -> Iterator[slice]:
-    """Consecutive slices of ``batch_size`` rows; the last one holds what is left.
+    """Consecutive slices of ``batch_size`` rows; the last holds what is left.
 
     >>> [(s.start, s.stop) for s in minibatches(10, 4)]
     [(0, 4), (4, 8), (8, 10)]
@@ -43,15 +75,21 @@ def minibatches(n_samples: int, batch_size: int) -> Iterator[slice]:
 
 
 def format_epoch(log: EpochLog, epochs: int) -> str:
-    """One line of a training log, losses rounded to 4 decimals so that it reads the same on any device.
+    """One line of a training log, losses rounded to 4 decimals.
 
     >>> format_epoch(EpochLog(3, 0.51234, 0.6, 0.75), 16)
     'epoch  3/16  train CE 0.5123  valid CE 0.6000  valid acc 0.7500'
+    >>> format_epoch(EpochLog(1, 2.5, 3.0, loss="MSE"), 10)
+    'epoch  1/10  train MSE 2.5000  valid MSE 3.0000'
     """
     width = len(str(epochs))
-    line = f"epoch {log.epoch:>{width}}/{epochs}  train CE {log.train_ce:.4f}"
-    if log.valid_ce is not None:
-        line += f"  valid CE {log.valid_ce:.4f}  valid acc {log.valid_acc:.4f}"
+    name = log.loss
+    line = f"epoch {log.epoch:>{width}}/{epochs}"
+    line += f"  train {name} {log.train_loss:.4f}"
+    if log.valid_loss is not None:
+        line += f"  valid {name} {log.valid_loss:.4f}"
+    if log.valid_acc is not None:
+        line += f"  valid acc {log.valid_acc:.4f}"
     return line
 
 
@@ -60,8 +98,62 @@ def print_epoch(log: EpochLog, epochs: int) -> None:
     print(format_epoch(log, epochs))
 
 
-def fit_torch(
-    layer: torch.nn.Linear,
+class Trainable(Protocol):
+    """What :func:`training_loop` asks of a scratch model.
+
+    The methods with a leading underscore skip input checks: the loop
+    checks the data once, where it comes in, and then calls them on
+    slices of data already known to be good.
+    """
+
+    loss_name: str
+
+    def parameters(self) -> list[torch.Tensor]:
+        """The tensors that training changes, updated in place."""
+        ...
+
+    def _check_data(
+        self, x: object, y: object, x_name: str, y_name: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets, checked, or an error naming the argument."""
+        ...
+
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> torch.Tensor:
+        """One gradient-descent step; returns the batch loss before it."""
+        ...
+
+    def _scores(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, float | None]:
+        """The loss on ``(x, y)``, and the accuracy (``None`` if none)."""
+        ...
+
+    def _explain_divergence(self, x: torch.Tensor) -> None:
+        """Raise a model-specific error if ``x`` overflows the model."""
+        ...
+
+
+def _check_schedule(
+    epochs: object, lr: object, batch_size: object
+) -> tuple[int, float, int]:
+    return (
+        v.check_int("epochs", epochs, 0),
+        v.check_positive_float("lr", lr),
+        v.check_int("batch_size", batch_size, 1),
+    )
+
+
+def _check_valid_pair(x_valid: object, y_valid: object) -> None:
+    if (x_valid is None) != (y_valid is None):
+        raise ValueError(
+            "x_valid and y_valid must be given together, or both left out"
+        )
+
+
+def training_loop(
+    model: Trainable,
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     epochs: int,
@@ -72,14 +164,154 @@ def fit_torch(
     *,
     verbose: bool = True,
 ) -> list[EpochLog]:
-    """The reference: train ``layer`` with ``nn.CrossEntropyLoss`` and ``torch.optim.SGD``, PyTorch's way.
+    """Minibatch gradient descent, in order (no shuffling), for ``epochs``.
 
-    Autograd computes every gradient here. Batches, order and logged figures are those of
-    :meth:`tools.SoftmaxClassifier.fit`, so the two histories can be compared entry by entry.
-    ``y_train``/``y_valid`` are one-hot (or probability) rows, which ``CrossEntropyLoss`` accepts.
+    The inputs are checked once, here; then each minibatch takes one
+    ``model._step``. After each epoch the loop records the training loss,
+    the mean minibatch loss and, with validation data, the validation loss
+    (and accuracy); with ``verbose`` it prints one line per epoch.
+
+    If anything raises, or the loss becomes inf or NaN (a learning rate
+    too large for the data), the parameters are put back as they were
+    when the call began, and the error says what happened.
     """
-    if (x_valid is None) != (y_valid is None):
-        raise ValueError("x_valid and y_valid must be given together, or both left out")
+    x_train, y_train = model._check_data(
+        x_train, y_train, "x_train", "y_train"
+    )
+    _check_valid_pair(x_valid, y_valid)
+    if x_valid is not None:
+        x_valid, y_valid = model._check_data(
+            x_valid, y_valid, "x_valid", "y_valid"
+        )
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
+
+    start = [p.clone() for p in model.parameters()]
+    history: list[EpochLog] = []
+    try:
+        for epoch in range(1, epochs + 1):
+            log = _one_epoch(model, x_train, y_train, lr, batch_size, epoch)
+            if x_valid is not None:
+                log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
+            history.append(log)
+            if verbose:
+                print_epoch(log, epochs)
+    except Exception as error:
+        with torch.no_grad():
+            for p, p0 in zip(model.parameters(), start):
+                p.copy_(p0)
+        if isinstance(error, _Diverged):
+            # A sharper message where the data alone overflow the model.
+            model._explain_divergence(x_train)
+        raise
+    return history
+
+
+def _one_epoch(
+    model: Trainable,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    batch_size: int,
+    epoch: int,
+) -> EpochLog:
+    m = x.shape[0]
+    total = 0.0
+    for batch in minibatches(m, batch_size):
+        loss = model._step(x[batch], y[batch], lr)
+        total += float(loss) * (batch.stop - batch.start)
+    train_loss, _ = model._scores(x, y)
+    log = EpochLog(epoch, train_loss, batch_loss=total / m)
+    log.loss = model.loss_name
+    if not (math.isfinite(log.batch_loss) and math.isfinite(train_loss)):
+        raise _Diverged(epoch, lr)
+    return log
+
+
+class _Diverged(ValueError):
+    """The loss stopped being a finite number during training."""
+
+    def __init__(self, epoch: int, lr: float) -> None:
+        super().__init__(
+            f"training diverged in epoch {epoch}: the loss became inf or "
+            f"NaN, so lr={lr:g} is too large for this data (or scale the "
+            "inputs); the parameters are back to where fit started"
+        )
+
+
+def _loss_name(loss_fn: torch.nn.Module) -> str:
+    if isinstance(loss_fn, torch.nn.CrossEntropyLoss):
+        return "CE"
+    if isinstance(loss_fn, torch.nn.MSELoss):
+        return "MSE"
+    return type(loss_fn).__name__
+
+
+def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
+    """The model must be a module whose parameters match ``x``, and fit y."""
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(
+            "model must be a torch.nn.Module (for example nn.Linear or "
+            f"nn.Sequential), got {type(model).__name__}"
+        )
+    for name, p in model.named_parameters():
+        v.check_like(
+            f"x_train (for parameter {name})",
+            x,
+            p.device,
+            p.dtype,
+            "the model",
+        )
+    with torch.no_grad():
+        try:
+            out = model(x[:1])
+        except RuntimeError as exc:
+            raise ValueError(
+                f"model cannot take x_train of shape {tuple(x.shape)}: {exc}"
+            ) from exc
+    if out.dim() != 2 or out.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"model outputs shape (m, {out.shape[-1]}) but y_train has "
+            f"{y.shape[1]} columns; the two must match"
+        )
+
+
+def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Weight decay on the weight matrices only: biases are not penalised."""
+    named = list(model.named_parameters())
+    decayed = [p for n, p in named if p.dim() > 1]
+    free = [p for n, p in named if p.dim() <= 1]
+    groups = [{"params": decayed, "weight_decay": weight_decay}]
+    if free:
+        groups.append({"params": free, "weight_decay": 0.0})
+    return groups
+
+
+def fit_torch(
+    model: torch.nn.Module,
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    x_valid: torch.Tensor | None = None,
+    y_valid: torch.Tensor | None = None,
+    *,
+    loss_fn: torch.nn.Module | None = None,
+    weight_decay: float = 0.0,
+    verbose: bool = True,
+) -> list[EpochLog]:
+    """The reference: train ``model`` PyTorch's way, with autograd and SGD.
+
+    ``loss_fn`` is ``nn.CrossEntropyLoss()`` (the default; one-hot or
+    probability rows as targets, accuracy logged too) or ``nn.MSELoss()``.
+    ``weight_decay`` goes to ``torch.optim.SGD`` for the weight matrices
+    only, so the bias is not penalised. Batches, order and logged figures
+    are those of :func:`training_loop`, so the histories compare entry
+    by entry.
+    """
+    loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    classify = isinstance(loss_fn, torch.nn.CrossEntropyLoss)
+    _check_valid_pair(x_valid, y_valid)
     pairs = [("x_train", x_train, "y_train", y_train)]
     if x_valid is not None:
         pairs.append(("x_valid", x_valid, "y_valid", y_valid))
@@ -88,28 +320,34 @@ def fit_torch(
             v.check_matrix(name, v.check_tensor(name, t))
             v.check_finite(name, t)
         v.check_same_rows(x_name, x, y_name, y)
-    epochs = v.check_int("epochs", epochs, 0)
-    lr = v.check_positive_float("lr", lr)
-    batch_size = v.check_int("batch_size", batch_size, 1)
+        if classify:
+            v.check_probability_rows(y_name, y)
+    _check_module(model, x_train, y_train)
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
+    weight_decay = v.check_nonnegative_float("weight_decay", weight_decay)
 
-    loss_fn = torch.nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(layer.parameters(), lr=lr)
+    groups = _param_groups(model, weight_decay)
+    optimizer = torch.optim.SGD(groups, lr=lr)
+    name = _loss_name(loss_fn)
     history: list[EpochLog] = []
+    m = x_train.shape[0]
     for epoch in range(1, epochs + 1):
-        batch_ce_sum = 0.0
-        for batch in minibatches(x_train.shape[0], batch_size):
+        total = 0.0
+        for batch in minibatches(m, batch_size):
             optimizer.zero_grad()
-            loss = loss_fn(layer(x_train[batch]), y_train[batch])
+            loss = loss_fn(model(x_train[batch]), y_train[batch])
             loss.backward()
             optimizer.step()
-            batch_ce_sum += loss.item() * (batch.stop - batch.start)
+            total += loss.item() * (batch.stop - batch.start)
         with torch.no_grad():
-            log = EpochLog(epoch=epoch, train_ce=float(loss_fn(layer(x_train), y_train)))
-            log.batch_ce = batch_ce_sum / x_train.shape[0]
+            train_loss = float(loss_fn(model(x_train), y_train))
+            log = EpochLog(epoch, train_loss, batch_loss=total / m, loss=name)
             if x_valid is not None and y_valid is not None:
-                logits = layer(x_valid)
-                log.valid_ce = float(loss_fn(logits, y_valid))
-                log.valid_acc = float((logits.argmax(dim=1) == y_valid.argmax(dim=1)).double().mean())
+                out = model(x_valid)
+                log.valid_loss = float(loss_fn(out, y_valid))
+                if classify:
+                    hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
+                    log.valid_acc = float(hits.double().mean())
         history.append(log)
         if verbose:
             print_epoch(log, epochs)

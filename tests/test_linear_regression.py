@@ -1,0 +1,422 @@
+"""Unit tests of :class:`tools.LinearRegression`, :func:`tools.least_squares`
+and the training loop they share with the softmax classifier.
+
+Covered:
+
+* gradients (with and without weight decay) against ``torch.autograd``
+  over several shapes and seeds, down to ``m = 1``;
+* ``update`` against ``torch.optim.SGD`` with parameter groups
+  (``weight_decay`` on the weight only), step by step, with batch size 1
+  and a partial last batch; ``fit`` against ``tools.fit_torch`` entry by
+  entry, line by line;
+* ``least_squares`` against ``numpy.linalg.lstsq``, its gradient zero,
+  gradient descent converging to it, ridge against the closed form;
+* what a failed call leaves behind (nothing changed), and every bad input.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tools
+
+F64 = torch.float64
+TOL = 1e-12
+
+
+def assert_close(actual, expected, tol: float = TOL) -> None:
+    err = tools.max_relative_error(actual, expected)
+    assert err <= tol, f"max relative error {err:.3g} > {tol:g}"
+
+
+def make_data(n: int, c: int, m: int, seed: int, noise: float = 0.1):
+    """``x`` (m, n) and targets (m, c) from a random affine rule plus noise."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(m, n, generator=g, dtype=F64)
+    w = torch.randn(n, c, generator=g, dtype=F64)
+    b = torch.randn(c, generator=g, dtype=F64)
+    y = x @ w + b + noise * torch.randn(m, c, generator=g, dtype=F64)
+    return x, y
+
+
+def seeded_linear(n: int, c: int, seed: int) -> torch.nn.Linear:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return torch.nn.Linear(n, c, dtype=F64)
+
+
+def torch_sgd(layer: torch.nn.Linear, lr: float, weight_decay: float):
+    return torch.optim.SGD(
+        [
+            {"params": [layer.weight], "weight_decay": weight_decay},
+            {"params": [layer.bias], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+
+
+# -- gradients against autograd -----------------------------------------
+SHAPES = [(1, 1, 1), (1, 1, 7), (3, 1, 5), (4, 2, 1), (5, 3, 16), (8, 4, 33)]
+
+
+@pytest.mark.parametrize("n, c, m", SHAPES)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.3])
+def test_gradients_match_autograd(n, c, m, seed, weight_decay):
+    x, y = make_data(n, c, m, seed)
+    model = tools.LinearRegression(
+        n, c, dtype=F64, seed=seed, weight_decay=weight_decay
+    )
+    w = model.w.clone().requires_grad_(True)
+    b = model.b.clone().requires_grad_(True)
+    loss = torch.nn.functional.mse_loss(x @ w + b, y)
+    (loss + weight_decay / 2 * w.square().sum()).backward()
+    dw, db = model.gradients(x, y, model.predict(x))
+    assert_close(dw, w.grad)
+    assert_close(db, b.grad)
+    loss = loss.item()
+    assert_close(model.mse_loss(y, model.predict(x)), loss)
+    assert_close(model.evaluate(x, y), loss)
+    assert_close(model.penalty(), weight_decay / 2 * float(w.detach().square().sum()))
+
+
+def test_mse_and_its_gradient_match_autograd():
+    x, y = make_data(3, 2, 9, seed=4)
+    y_pred = (x[:, :2] * 3).requires_grad_(True)
+    loss = tools.mse(y, y_pred)
+    loss.backward()
+    assert_close(loss, torch.nn.MSELoss()(y_pred, y))
+    assert_close(tools.mse_grad(y, y_pred.detach()), y_pred.grad)
+
+
+# -- training trajectories ----------------------------------------------
+@pytest.mark.parametrize(
+    "batch_size, sizes",
+    [(13, [13, 13, 13, 1]), (1, [1] * 40)],
+    ids=["partial last batch", "batch size 1"],
+)
+@pytest.mark.parametrize("weight_decay", [0.0, 0.5])
+def test_update_follows_torch_sgd_step_by_step(
+    batch_size, sizes, weight_decay
+):
+    n, c, m, lr = 3, 2, 40, 0.05
+    x, y = make_data(n, c, m, seed=7)
+    layer = seeded_linear(n, c, seed=8)
+    model = tools.LinearRegression(n, c, dtype=F64, weight_decay=weight_decay)
+    model.copy_params(layer)
+    optimizer = torch_sgd(layer, lr, weight_decay)
+    batches = list(tools.minibatches(m, batch_size))
+    assert [s.stop - s.start for s in batches] == sizes
+    start = model.w.clone()
+    for _ in range(2):
+        for s in batches:
+            xb, yb = x[s], y[s]
+            model.update(xb, yb, model.predict(xb), lr)
+            optimizer.zero_grad()
+            torch.nn.functional.mse_loss(layer(xb), yb).backward()
+            optimizer.step()
+            assert_close(model.w, layer.weight.detach().T)
+            assert_close(model.b, layer.bias.detach())
+    assert tools.max_relative_error(model.w, start) > 1e-3
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.2])
+@pytest.mark.parametrize("c", [1, 3])
+def test_fit_history_matches_fit_torch(weight_decay, c, capsys):
+    n, epochs, lr = 4, 12, 0.02
+    x, y = make_data(n, c, 130, seed=11)
+    x_train, y_train, x_valid, y_valid = x[:100], y[:100], x[100:], y[100:]
+    layer = seeded_linear(n, c, seed=12)
+    model = tools.LinearRegression(n, c, dtype=F64, weight_decay=weight_decay)
+    model.copy_params(layer)
+    args = (x_train, y_train, epochs, lr, 33, x_valid, y_valid)
+    ours = model.fit(*args)
+    printed = capsys.readouterr().out.splitlines()
+    ref = tools.fit_torch(
+        layer, *args, loss_fn=torch.nn.MSELoss(),
+        weight_decay=weight_decay, verbose=False,
+    )
+    assert printed == [tools.format_epoch(h, epochs) for h in ours]
+    assert printed[0].startswith("epoch  1/12  train MSE ")
+    assert "valid MSE" in printed[0] and "acc" not in printed[0]
+    for a, b in zip(ours, ref, strict=True):
+        assert (a.epoch, a.loss, b.loss) == (b.epoch, "MSE", "MSE")
+        assert_close(a.train_loss, b.train_loss)
+        assert_close(a.batch_loss, b.batch_loss)
+        assert_close(a.valid_loss, b.valid_loss)
+        assert a.valid_acc is None and b.valid_acc is None
+    assert ours[-1].train_loss < ours[0].train_loss / 2
+    assert_close(model.w, layer.weight.detach().T)
+    assert_close(model.b, layer.bias.detach())
+
+
+def test_batch_loss_is_the_mean_of_the_losses_before_each_step():
+    x, y = make_data(2, 1, 10, seed=3)
+    model = tools.LinearRegression(2, dtype=F64, seed=0)
+    twin = tools.LinearRegression(2, dtype=F64, seed=0)
+    losses = []
+    for s in tools.minibatches(10, 4):
+        losses.append(twin.evaluate(x[s], y[s]) * (s.stop - s.start))
+        twin.update(x[s], y[s], twin.predict(x[s]), 0.1)
+    (log,) = model.fit(x, y, 1, 0.1, 4, verbose=False)
+    assert_close(log.batch_loss, sum(losses) / 10)
+    assert_close(log.train_loss, twin.evaluate(x, y))
+    assert torch.equal(model.w, twin.w) and torch.equal(model.b, twin.b)
+
+
+# -- least squares ------------------------------------------------------
+@pytest.mark.parametrize("n, c, m", [(1, 1, 2), (3, 1, 20), (5, 3, 50)])
+def test_least_squares_matches_numpy_lstsq(n, c, m):
+    x, y = make_data(n, c, m, seed=n)
+    w, b = tools.least_squares(x, y)
+    design = np.hstack([x.numpy(), np.ones((m, 1))])
+    sol = np.linalg.lstsq(design, y.numpy(), rcond=None)[0]
+    assert_close(w, torch.from_numpy(sol[:-1]), 1e-10)
+    assert_close(b, torch.from_numpy(sol[-1]), 1e-10)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1, 3.0])
+def test_least_squares_gradient_is_zero_and_ridge_has_closed_form(
+    weight_decay,
+):
+    n, c, m = 4, 2, 30
+    x, y = make_data(n, c, m, seed=5)
+    w, b = tools.least_squares(x, y, weight_decay=weight_decay)
+    model = tools.LinearRegression(n, c, dtype=F64, weight_decay=weight_decay)
+    model.w, model.b = w.clone(), b.clone()
+    dw, db = model.gradients(x, y, model.predict(x))
+    assert float(dw.abs().max()) < 1e-12 and float(db.abs().max()) < 1e-12
+    xc, yc = x - x.mean(0), y - y.mean(0)
+    alpha = weight_decay * m * c / 2
+    ridge = torch.linalg.solve(xc.T @ xc + alpha * torch.eye(n, dtype=F64),
+                               xc.T @ yc)
+    assert_close(w, ridge, 1e-10)
+
+
+def test_gradient_descent_converges_to_least_squares():
+    x, y = make_data(3, 2, 64, seed=6)
+    w, b = tools.least_squares(x, y, weight_decay=0.05)
+    model = tools.LinearRegression(3, 2, dtype=F64, seed=1, weight_decay=0.05)
+    model.fit(x, y, 400, 0.1, 64, verbose=False)
+    assert_close(model.w, w, 1e-9)
+    assert_close(model.b, b, 1e-9)
+
+
+def test_least_squares_handles_rank_deficient_x():
+    x = torch.tensor([[1.0, 2.0], [2.0, 4.0], [3.0, 6.0]], dtype=F64)
+    y = 2 * x[:, :1] + 1
+    w, b = tools.least_squares(x, y)
+    assert_close(x @ w + b, y, 1e-10)
+    assert_close(w, torch.tensor([[0.4], [0.8]], dtype=F64), 1e-10)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda x, y: tools.least_squares(x.numpy(), y), TypeError,
+         r"x must be a torch\.Tensor"),
+        (lambda x, y: tools.least_squares(x, y[:, 0]), ValueError,
+         r"y must be a 2-D tensor"),
+        (lambda x, y: tools.least_squares(x, y[:3]), ValueError,
+         r"x and y must have the same number of samples"),
+        (lambda x, y: tools.least_squares(x, y.float()), ValueError,
+         r"y has dtype torch\.float32 but x has dtype torch\.float64"),
+        (lambda x, y: tools.least_squares(x * math.nan, y), ValueError,
+         r"x must be finite"),
+        (lambda x, y: tools.least_squares(x, y, weight_decay=-1), ValueError,
+         r"weight_decay must be a finite number >= 0, got -1"),
+    ],
+    ids=["numpy", "1-D y", "rows", "dtype", "nan", "negative decay"],
+)
+def test_least_squares_bad_input(call, exc, match):
+    x, y = make_data(2, 1, 5, seed=0)
+    with pytest.raises(exc, match=match):
+        call(x, y)
+
+
+# -- failures leave the model as it was ---------------------------------
+@pytest.fixture
+def model() -> tools.LinearRegression:
+    return tools.LinearRegression(3, 2, dtype=F64, seed=0)
+
+
+@pytest.fixture
+def data():
+    return make_data(3, 2, 6, seed=1)
+
+
+def test_diverging_fit_raises_and_restores_the_parameters(model, data):
+    w, b = model.w.clone(), model.b.clone()
+    with pytest.raises(ValueError, match=r"diverged in epoch \d+.*lr=1e\+30"):
+        model.fit(*data, 50, 1e30, 2, verbose=False)
+    assert torch.equal(model.w, w) and torch.equal(model.b, b)
+    model.fit(*data, 50, 1e-2, 2, verbose=False)  # still usable
+
+
+def test_fit_restores_parameters_when_validation_fails_late(model, data):
+    x, y = data
+    w = model.w.clone()
+
+    class Boom(RuntimeError):
+        pass
+
+    def scores(*args):
+        raise Boom("late failure")
+
+    model._scores = scores
+    with pytest.raises(Boom):
+        model.fit(x, y, 2, 0.1, 2, verbose=False)
+    assert torch.equal(model.w, w)
+
+
+@pytest.mark.parametrize("arg", ["x", "y"])
+def test_inputs_with_autograd_history_are_refused(model, data, arg):
+    x, y = data
+    if arg == "x":
+        x = x.clone().requires_grad_(True)
+    else:
+        y = y.clone().requires_grad_(True)
+    name = "x_train" if arg == "x" else "y_train"
+    with pytest.raises(ValueError, match=rf"{name} requires grad.*detach"):
+        model.fit(x, y, 1, 0.1, 2, verbose=False)
+    assert not model.w.requires_grad
+
+
+def fit(m, x, y, **kw):
+    args = dict(epochs=1, lr=0.1, batch_size=2, verbose=False) | kw
+    return m.fit(x, y, **args)
+
+
+BAD_CALLS = {
+    "y 1-D": (lambda m, x, y: m.evaluate(x, y[:, 0]), ValueError,
+              r"y_true must be a 2-D tensor of shape \(m, 2\), got shape "
+              r"\(6,\).*reshape it with y_true\.reshape\(-1, 2\)"),
+    "y_train 1-D": (lambda m, x, y: fit(m, x, y[:, 0]), ValueError,
+                    r"y_train must be a 2-D .*broadcast"),
+    "y outputs": (lambda m, x, y: m.evaluate(x, y[:, :1]), ValueError,
+                  r"y_true must have 2 outputs \(shape \(m, 2\)\), got"),
+    "x features": (lambda m, x, y: m.predict(x[:, :2]), ValueError,
+                   r"x must have 3 features"),
+    "x numpy": (lambda m, x, y: m.predict(x.numpy()), TypeError,
+                r"x must be a torch\.Tensor, got ndarray"),
+    "x nan": (lambda m, x, y: m.predict(x * math.nan), ValueError,
+              r"x must be finite, but 18 of its 18"),
+    "y inf": (lambda m, x, y: m.gradients(x, y * math.inf, y), ValueError,
+              r"y_true must be finite"),
+    "x dtype": (lambda m, x, y: fit(m, x.float(), y), ValueError,
+                r"x_train has dtype torch\.float32 but the model has"),
+    "rows": (lambda m, x, y: fit(m, x[:5], y), ValueError,
+             r"x_train and y_train must have the same number of samples, "
+             r"got 5 and 6"),
+    "y_pred rows": (lambda m, x, y: m.mse_loss(y, y[:4]), ValueError,
+                    r"y_true and y_pred .* got 6 and 4"),
+    "valid alone": (lambda m, x, y: fit(m, x, y, x_valid=x), ValueError,
+                    r"x_valid and y_valid must be given together"),
+    "lr zero": (lambda m, x, y: fit(m, x, y, lr=0), ValueError,
+                r"lr must be a finite number > 0"),
+    "update lr": (lambda m, x, y: m.update(x, y, y, -1.0), ValueError,
+                  r"lr must be a finite number > 0, got -1"),
+    "batch_size": (lambda m, x, y: fit(m, x, y, batch_size=0), ValueError,
+                   r"batch_size must be an integer >= 1, got 0"),
+    "epochs": (lambda m, x, y: fit(m, x, y, epochs=1.5), TypeError,
+               r"epochs must be an integer"),
+    "copy conv": (lambda m, x, y: m.copy_params(torch.nn.Conv1d(3, 2, 1)),
+                  TypeError, r"layer must be a torch\.nn\.Linear\(3, 2\)"),
+    "copy shape": (lambda m, x, y: m.copy_params(torch.nn.Linear(2, 3)),
+                   ValueError, r"got nn\.Linear\(2, 3, bias=True\)"),
+    "copy nan": (lambda m, x, y: m.copy_params(nan_linear()), ValueError,
+                 r"the layer's weight must be finite"),
+}
+
+
+def nan_linear() -> torch.nn.Linear:
+    layer = torch.nn.Linear(3, 2, dtype=F64)
+    with torch.no_grad():
+        layer.weight[0, 0] = math.nan
+    return layer
+
+
+@pytest.mark.parametrize(
+    "call, exc, match", BAD_CALLS.values(), ids=BAD_CALLS.keys()
+)
+def test_bad_input_raises_naming_the_argument(model, data, call, exc, match):
+    w, b = model.w.clone(), model.b.clone()
+    with pytest.raises(exc, match=match):
+        call(model, *data)
+    assert torch.equal(model.w, w) and torch.equal(model.b, b)
+
+
+def test_overflowing_predictions_raise_instead_of_inf():
+    model = tools.LinearRegression(3, dtype=F64, seed=0)
+    model.w = torch.ones(3, 1, dtype=F64)
+    x = torch.full((2, 3), 1e308, dtype=F64)
+    with pytest.raises(ValueError, match=r"the predictions x @ w \+ b "
+                       r"overflowed torch\.float64 \(largest \|x\| is 1e\+308"):
+        model.predict(x)
+    with pytest.raises(ValueError, match=r"overflowed"):
+        model.fit(x, torch.zeros(2, 1, dtype=F64), 1, 0.1, 1, verbose=False)
+    assert torch.equal(model.w, torch.ones(3, 1, dtype=F64))
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(weight_decay=-0.1), ValueError, r"weight_decay must be .*>= 0"),
+        (dict(weight_decay=math.nan), ValueError, r"weight_decay must be"),
+        (dict(weight_decay="0.1"), TypeError, r"weight_decay must be a number"),
+        (dict(n_outputs=0), ValueError, r"n_outputs must be an integer >= 1"),
+        (dict(dtype=torch.float16), TypeError,
+         r"dtype must be .*torch\.float32 or torch\.float64.*half precision"),
+        (dict(dtype=torch.int64), TypeError, r"dtype must be a floating"),
+        (dict(seed=2**70), ValueError, r"seed must be an integer below 2\*\*64"),
+        (dict(device="nonsense"), ValueError, r"device must name a device"),
+    ],
+    ids=["negative decay", "nan decay", "str decay", "no outputs", "float16",
+         "int dtype", "huge seed", "bad device"],
+)
+def test_bad_constructor_arguments(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        tools.LinearRegression(3, **kwargs)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_says_so():
+    with pytest.raises(ValueError, match=r"no CUDA GPU here; use device="):
+        tools.LinearRegression(3, device="cuda")
+
+
+# -- fit_torch's own checks ---------------------------------------------
+@pytest.mark.parametrize(
+    "make, kwargs, exc, match",
+    [
+        (lambda: torch.nn.Linear(3, 2), {}, ValueError,
+         r"x_train \(for parameter weight\) has dtype torch\.float64 but "
+         r"the model has dtype torch\.float32"),
+        (lambda: torch.nn.Linear(4, 2, dtype=F64), {}, ValueError,
+         r"model cannot take x_train of shape \(6, 3\)"),
+        (lambda: torch.nn.Linear(3, 5, dtype=F64), {}, ValueError,
+         r"model outputs shape \(m, 5\) but y_train has 2 columns"),
+        (lambda: "linear", {}, TypeError, r"model must be a torch\.nn\.Module"),
+        (lambda: torch.nn.Linear(3, 2, dtype=F64), {"weight_decay": -1},
+         ValueError, r"weight_decay must be a finite number >= 0"),
+    ],
+    ids=["float32 layer", "wrong inputs", "wrong outputs", "not a module",
+         "negative decay"],
+)
+def test_fit_torch_rejects_mismatched_models(data, make, kwargs, exc, match):
+    x, y = data
+    with pytest.raises(exc, match=match):
+        tools.fit_torch(make(), x, y, 1, 0.1, 2, loss_fn=torch.nn.MSELoss(),
+                        verbose=False, **kwargs)
+
+
+def test_fit_torch_refuses_class_targets_that_are_not_probabilities():
+    x = torch.randn(4, 3, dtype=F64)
+    y = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 3.0], [1.5, 1.5]], dtype=F64)
+    layer = torch.nn.Linear(3, 2, dtype=F64)
+    with pytest.raises(ValueError, match=r"y_train must hold one-hot .* row 0 sums to 3"):
+        tools.fit_torch(layer, x, y, 1, 0.1, 2, verbose=False)
