@@ -14,7 +14,12 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import (
+    new_code_cell,
+    new_markdown_cell,
+    new_notebook,
+    new_output,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -23,8 +28,12 @@ PAGE_SUFFIXES = {".md", ".ipynb"}
 VOLATILE = {
     "a CUDA device name": re.compile(r"device='cuda|cuda:\d"),
     "a memory address": re.compile(r"\b0x[0-9a-fA-F]{6,}\b"),
-    "an absolute path": re.compile(r"(/root/|/home/|/tmp/|/work/|/Users/|[A-Z]:\\\\)"),
-    "a timing": re.compile(r"\b\d+(\.\d+)?\s?(ms|µs|us|s)/(step|it|epoch)\b|Wall time|CPU times"),
+    "an absolute path": re.compile(
+        r"(/root/|/home/|/tmp/|/work/|/Users/|[A-Z]:\\\\)"
+    ),
+    "a timing": re.compile(
+        r"\b\d+(\.\d+)?\s?(ms|µs|us|s)/(step|it|epoch)\b|Wall time|CPU times"
+    ),
 }
 ALLOWED_ERROR_TAGS = {"raises-exception", "nbval-raises-exception"}
 
@@ -33,7 +42,9 @@ def output_text(out: dict) -> str:
     if out.get("output_type") == "stream":
         return "".join(out.get("text", ""))
     data = out.get("data", {})
-    return "".join("".join(v) for k, v in data.items() if k.startswith("text/"))
+    return "".join(
+        "".join(v) for k, v in data.items() if k.startswith("text/")
+    )
 
 
 def notebook_problems(nb: dict) -> list[str]:
@@ -41,32 +52,57 @@ def notebook_problems(nb: dict) -> list[str]:
     problems: list[str] = []
     expected, n_outputs = 1, 0
     for i, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+        if (
+            cell.get("cell_type") != "code"
+            or not "".join(cell.get("source", "")).strip()
+        ):
             continue
         count = cell.get("execution_count")
         if count is None:
-            problems.append(f"cell {i}: never executed, so nbval would not compare it")
+            problems.append(
+                f"cell {i}: never executed, so nbval would not compare it"
+            )
         elif count != expected:
-            problems.append(f"cell {i}: execution_count {count}, expected {expected} (not one in-order run)")
+            problems.append(
+                f"cell {i}: execution_count {count}, expected {expected} (not one in-order run)"
+            )
         expected = (count or expected) + 1
         tags = set(cell.get("metadata", {}).get("tags", []))
         for out in cell.get("outputs", []):
             n_outputs += 1
-            if out.get("output_type") == "error" and not tags & ALLOWED_ERROR_TAGS:
-                problems.append(f"cell {i}: stores an error ({out.get('ename')}: {out.get('evalue')})")
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                problems.append(f"cell {i}: writes to stderr (a warning?); silence it at its source")
+            if (
+                out.get("output_type") == "error"
+                and not tags & ALLOWED_ERROR_TAGS
+            ):
+                problems.append(
+                    f"cell {i}: stores an error ({out.get('ename')}: {out.get('evalue')})"
+                )
+            if (
+                out.get("output_type") == "stream"
+                and out.get("name") == "stderr"
+            ):
+                problems.append(
+                    f"cell {i}: writes to stderr (a warning?); silence it at its source"
+                )
             text = output_text(out)
             for what, pattern in VOLATILE.items():
                 if pattern.search(text):
-                    problems.append(f"cell {i}: output shows {what}: {pattern.search(text).group(0)!r}")
+                    problems.append(
+                        f"cell {i}: output shows {what}: {pattern.search(text).group(0)!r}"
+                    )
     if n_outputs == 0:
-        problems.append("no cell stores any output: nbval would pass it without checking anything")
+        problems.append(
+            "no cell stores any output: nbval would pass it without checking anything"
+        )
     return problems
 
 
 def book_notebooks() -> list[Path]:
-    return sorted(p for p in CONTENT.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p
+        for p in CONTENT.rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
 
 
 def toc_files(toc: dict) -> list[str]:
@@ -93,14 +129,18 @@ def _nb(*cells) -> dict:
     return new_notebook(cells=[new_markdown_cell("# t"), *cells])
 
 
-def _ran(source: str, count: int, text: str = "ok\n", **kw) -> nbformat.NotebookNode:
+def _ran(
+    source: str, count: int, text: str = "ok\n", **kw
+) -> nbformat.NotebookNode:
     cell = new_code_cell(source, execution_count=count, **kw)
     cell.outputs = [new_output("stream", name="stdout", text=text)]
     return cell
 
 
 def test_checker_accepts_a_clean_run():
-    assert notebook_problems(_nb(_ran("print(1)", 1), _ran("print(2)", 2))) == []
+    assert (
+        notebook_problems(_nb(_ran("print(1)", 1), _ran("print(2)", 2))) == []
+    )
 
 
 def test_checker_refuses_unexecuted_and_output_free_notebooks():
@@ -111,26 +151,50 @@ def test_checker_refuses_unexecuted_and_output_free_notebooks():
 
 def test_checker_refuses_out_of_order_runs():
     problems = notebook_problems(_nb(_ran("a", 1), _ran("b", 3)))
-    assert problems == ["cell 2: execution_count 3, expected 2 (not one in-order run)"]
+    assert problems == [
+        "cell 2: execution_count 3, expected 2 (not one in-order run)"
+    ]
 
 
 def test_checker_refuses_stored_errors_unless_tagged():
     err = new_code_cell("1/0", execution_count=1)
-    err.outputs = [new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
-    assert any("stores an error" in p for p in notebook_problems(_nb(err, _ran("x", 2))))
+    err.outputs = [
+        new_output(
+            "error",
+            ename="ZeroDivisionError",
+            evalue="division by zero",
+            traceback=[],
+        )
+    ]
+    assert any(
+        "stores an error" in p
+        for p in notebook_problems(_nb(err, _ran("x", 2)))
+    )
     err.metadata["tags"] = ["raises-exception"]
     assert notebook_problems(_nb(err, _ran("x", 2))) == []
 
 
 @pytest.mark.parametrize(
-    "text", ["tensor([1.], device='cuda:0')", "<object at 0x7f3a2b1c9d00>", "/home/me/data.csv", "12ms/step"]
+    "text",
+    [
+        "tensor([1.], device='cuda:0')",
+        "<object at 0x7f3a2b1c9d00>",
+        "/home/me/data.csv",
+        "12ms/step",
+    ],
 )
 def test_checker_refuses_volatile_text(text):
-    assert any("output shows" in p for p in notebook_problems(_nb(_ran("x", 1, text=text))))
+    assert any(
+        "output shows" in p
+        for p in notebook_problems(_nb(_ran("x", 1, text=text)))
+    )
 
 
 def test_toc_files_walks_nested_entries():
-    toc = {"root": "a", "parts": [{"chapters": [{"file": "b", "sections": [{"file": "c"}]}]}]}
+    toc = {
+        "root": "a",
+        "parts": [{"chapters": [{"file": "b", "sections": [{"file": "c"}]}]}],
+    }
     assert toc_files(toc) == ["a", "b", "c"]
 
 
@@ -149,7 +213,9 @@ def test_notebook_was_run_cleanly_in_order(path):
 def test_notebook_opens_with_title_and_setup(path):
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell must be the title"
+    assert first.cell_type == "markdown" and first.source.startswith("# "), (
+        "the first cell must be the title"
+    )
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "import tools" in code[0].source and code[0].outputs == [], (
         "the first code cell must make `tools` importable and print nothing where it is installed"
@@ -159,13 +225,23 @@ def test_notebook_opens_with_title_and_setup(path):
 def test_toc_and_content_agree():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = toc_files(toc)
-    assert len(listed) == len(set(listed)), f"_toc.yml lists a page twice: {listed}"
-    missing_files = [f for f in listed if not any((ROOT / (f + s)).exists() for s in PAGE_SUFFIXES)]
-    assert missing_files == [], f"_toc.yml entries with no file: {missing_files}"
+    assert len(listed) == len(set(listed)), (
+        f"_toc.yml lists a page twice: {listed}"
+    )
+    missing_files = [
+        f
+        for f in listed
+        if not any((ROOT / (f + s)).exists() for s in PAGE_SUFFIXES)
+    ]
+    assert missing_files == [], (
+        f"_toc.yml entries with no file: {missing_files}"
+    )
     pages = {
         str(p.relative_to(ROOT).with_suffix(""))
         for p in CONTENT.rglob("*")
         if p.suffix in PAGE_SUFFIXES and ".ipynb_checkpoints" not in p.parts
     }
     unlisted = sorted(pages - set(listed))
-    assert unlisted == [], f"pages in content/ missing from _toc.yml: {unlisted}"
+    assert unlisted == [], (
+        f"pages in content/ missing from _toc.yml: {unlisted}"
+    )
