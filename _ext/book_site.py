@@ -111,10 +111,6 @@ def fix_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
             if context.get(key):
                 context[key] = [asset for asset in context[key]
                                 if not str(getattr(asset, "filename", asset) or "").endswith(SPHINX_DESIGN_ASSETS)]
-    if pagename == "search":
-        # Deferred, so it runs after searchtools.js (a plain script further down the page) and
-        # before the search starts (on DOMContentLoaded).
-        app.add_js_file("book-search.js", loading_method="defer")
     scripts = context.get("script_files")
     if not scripts:
         return
@@ -126,6 +122,14 @@ def fix_page_context(app: Sphinx, pagename: str, templatename: str, context: dic
             seen.add(key)
             unique.append(script)
     context["script_files"] = unique
+
+
+def add_search_script(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
+    # Early (priority 100): the theme answers this event for the search page, which ends it there.
+    # Deferred, the script runs after searchtools.js (a plain script further down the page) and
+    # before the search starts (on DOMContentLoaded).
+    if pagename == "search":
+        app.add_js_file("book-search.js", loading_method="defer")
 
 
 def rewrite_page(html: str, search_page: bool = False) -> str:
@@ -240,6 +244,7 @@ def add_static_path(app: Sphinx, config) -> None:
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", check_config)
     app.connect("config-inited", add_static_path)
+    app.connect("html-page-context", add_search_script, priority=100)
     app.connect("html-page-context", fix_page_context, priority=900)
     app.connect("build-finished", finish_site)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
