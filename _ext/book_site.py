@@ -30,7 +30,8 @@
    never by a page) are not published.
 6. Download buttons that download. The theme's "Download .ipynb" / ".md" buttons are links that
    open the raw file in a new tab; they get a ``download`` attribute instead.
-7. Search without raw TeX in its snippets, and with titles found whatever the punctuation
+7. ``_ext/static/book-site.css``: the few places where the theme's look relied on that script.
+8. Search without raw TeX in its snippets, and with titles found whatever the punctuation
    ("cross entropy" finds "Cross-entropy"): ``_ext/static/book-search.js``, on the search page only.
 """
 
@@ -244,6 +245,7 @@ def add_static_path(app: Sphinx, config) -> None:
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", check_config)
     app.connect("config-inited", add_static_path)
+    app.add_css_file("book-site.css")
     app.connect("html-page-context", add_search_script, priority=100)
     app.connect("html-page-context", fix_page_context, priority=900)
     app.connect("build-finished", finish_site)
