@@ -52,6 +52,30 @@ def test_the_configured_mathjax_is_in_the_build(built_book):
     assert f"_static/{mathjax_path}" in chapter, "the pages do not load the local MathJax"
 
 
+def size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_only_what_pages_load_is_published(built_book, book_pages):
+    """The site was 32 MB, 24 of them an unused MathJax; tests/test_browser.py proves that
+    nothing a page asks for is missing."""
+    mathjax = built_book / "_static/mathjax"
+    assert size(mathjax) < 1_500_000, f"{size(mathjax):,} bytes of MathJax published"
+    assert not (mathjax / "es5/sre").exists() and not (mathjax / "es5/tex-mml-chtml.js").exists()
+    assert not list(built_book.rglob("*.map")), "source maps are published"
+    assert not (built_book / "_static/scripts/fontawesome.js").exists()
+    for page in book_pages:
+        assert "fontawesome.js" not in (built_book / page).read_text(), f"{page} loads the Font Awesome script"
+    assert size(built_book) < 6_000_000, f"the site weighs {size(built_book):,} bytes"
+
+
+def test_download_buttons_download(built_book):
+    notebook = (built_book / "content/2-classification/2-1-multiclass-classification.html").read_text()
+    assert 'download="2-1-multiclass-classification.ipynb"' in notebook
+    chapter = (built_book / "content/2-classification/classification.html").read_text()
+    assert 'download="classification.md"' in chapter
+
+
 def test_the_regex_catches_remote_assets():
     assert REMOTE_ASSET.search('<script defer src="https://cdn.example.org/mathjax.js"></script>')
     assert REMOTE_ASSET.search("<link rel='stylesheet' href='//fonts.example.org/x.css'>")
