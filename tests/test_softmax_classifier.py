@@ -316,7 +316,10 @@ BAD_CALLS = {
                 r"x has dtype torch\.float32 but the model has dtype torch\.float64"),
     "x_train dtype": (lambda m, x, y: fit(m, x.float(), y), ValueError, r"x_train has dtype torch\.float32"),
     "y_true columns": (lambda m, x, y: m.evaluate(x, y[:, :3]), ValueError, r"y_true must have 4 columns"),
-    "y_true 1-D": (lambda m, x, y: m.evaluate(x, y[:, 0]), ValueError, r"y_true must be a 2-D tensor"),
+    "y_true 1-D": (lambda m, x, y: m.evaluate(x, y[:, 0]), ValueError, r"y_true must be one-hot rows of shape"),
+    "class indices": (lambda m, x, y: fit(m, x, y.argmax(dim=1)), ValueError,
+                      r"y_train must be one-hot rows of shape \(m, 4\), got shape \(6,\); from class indices "
+                      r"make them with torch\.nn\.functional\.one_hot\(y_train, 4\)\.to\(torch\.float64\)"),
     "y_true sum": (lambda m, x, y: m.evaluate(x, 0.5 * y), ValueError, r"y_true must hold .* sum to 1, but row 0"),
     "y_true negative": (lambda m, x, y: m.evaluate(x, 2 * y - y.roll(1, dims=1)), ValueError,
                         r"y_true must hold .*negative entries"),

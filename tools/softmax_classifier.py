@@ -108,6 +108,13 @@ class SoftmaxClassifier(_LinearModel):
         )
 
     def _check_y(self, y: Any, name: str) -> torch.Tensor:
+        if isinstance(y, torch.Tensor) and y.dim() == 1:
+            raise ValueError(
+                f"{name} must be one-hot rows of shape (m, {self.n_classes})"
+                f", got shape {tuple(y.shape)}; from class indices make "
+                f"them with torch.nn.functional.one_hot({name}, "
+                f"{self.n_classes}).to({self.dtype})"
+            )
         y = super()._check_y(y, name)
         v.check_probability_rows(name, y)
         return y
