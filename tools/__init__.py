@@ -4,7 +4,7 @@ The notebooks import from here, and ``tests/`` checks every piece against PyTorc
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
-['EpochLog', 'LinearRegression', 'SoftmaxClassifier']
+['CrossEntropyLoss', 'EpochLog', 'GELU']
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
@@ -20,6 +20,9 @@ from .functional import (
     softmax_vjp,
 )
 from .linear_models import LinearRegression, least_squares
+from .layers import GELU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .losses import CrossEntropyLoss, MSELoss
+from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .softmax_classifier import SoftmaxClassifier
 from .training import (
     EpochLog,
@@ -30,13 +33,22 @@ from .training import (
 )
 
 __all__ = [
+    "CrossEntropyLoss",
     "EpochLog",
+    "GELU",
+    "Linear",
     "LinearRegression",
+    "MSELoss",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
     "SoftmaxClassifier",
     "agreement",
     "cross_entropy",
     "cross_entropy_grad",
     "fit_torch",
+    "gradient_check",
     "format_epoch",
     "log_softmax",
     "logits_grad",
@@ -45,7 +57,9 @@ __all__ = [
     "minibatches",
     "mse",
     "mse_grad",
+    "numerical_gradient",
     "quiet_native_stderr",
+    "relative_error",
     "show_source",
     "softmax",
     "softmax_vjp",

@@ -12,6 +12,8 @@ No autograd is used here: the tests compare every function with ``torch.autograd
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 __all__ = [
@@ -23,6 +25,15 @@ __all__ = [
     "logits_grad",
     "mse",
     "mse_grad",
+    "cross_entropy_with_logits",
+    "relu",
+    "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "tanh",
+    "tanh_derivative",
+    "gelu",
+    "gelu_derivative",
 ]
 
 
@@ -115,3 +126,122 @@ def mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 def mse_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """``dL/dY_hat = 2 (Y_hat - Y) / (m c)``, the gradient of :func:`mse`."""
     return (y_pred - y_true) * (2.0 / y_true.numel())
+
+
+def cross_entropy_with_logits(
+    y_true: torch.Tensor, logits: torch.Tensor
+) -> torch.Tensor:
+    """Mean cross-entropy ``-1/m sum_ij Y_ij log softmax(Z)_ij`` from logits.
+
+    Taken through :func:`log_softmax`, so it is exact (not clamped) and
+    finite even for logits of order ``1e4``, where a probability
+    underflows to 0; this is what ``torch.nn.CrossEntropyLoss`` computes
+    for probability targets. Its gradient is :func:`logits_grad`.
+
+    >>> z = torch.tensor([[1e4, -1e4]], dtype=torch.float64)
+    >>> float(cross_entropy_with_logits(torch.tensor([[0.0, 1.0]]).double(), z))
+    20000.0
+    """
+    return -(y_true * log_softmax(logits)).sum() / y_true.shape[0]
+
+
+# -- activations and their derivatives -------------------------------
+# Each activation phi acts entry by entry, so its Jacobian is diagonal
+# and the backward pass multiplies by phi'(Z) entry by entry; the
+# ``*_derivative`` functions return that phi'(Z), of the shape of Z.
+
+
+def relu(z: torch.Tensor) -> torch.Tensor:
+    """``max(z, 0)``, entry by entry.
+
+    >>> relu(torch.tensor([-2.0, 0.0, 3.0]))
+    tensor([0., 0., 3.])
+    """
+    return z.clamp_min(0)
+
+
+def relu_derivative(z: torch.Tensor) -> torch.Tensor:
+    """``1`` where ``z > 0``, else ``0`` (at ``z = 0`` we take 0, as
+    PyTorch and Keras do)."""
+    return (z > 0).to(z.dtype)
+
+
+def sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """``1 / (1 + exp(-z))``, computed without overflow.
+
+    With ``e = exp(-|z|) <= 1`` it is ``1 / (1 + e)`` for ``z >= 0`` and
+    ``e / (1 + e)`` for ``z < 0``, so ``exp`` never sees a large positive
+    argument.
+
+    >>> sigmoid(torch.tensor([-1e4, 0.0, 1e4], dtype=torch.float64))
+    tensor([0.0000, 0.5000, 1.0000], dtype=torch.float64)
+    """
+    e = torch.exp(-z.abs())
+    return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
+    """``sigma(z) (1 - sigma(z))``, at most 1/4 (at ``z = 0``)."""
+    s = sigmoid(z)
+    return s * (1 - s)
+
+
+def tanh(z: torch.Tensor) -> torch.Tensor:
+    """The hyperbolic tangent ``(e^z - e^-z) / (e^z + e^-z)`` (PyTorch's
+    ``torch.tanh``, which is exact to the last bit and never overflows)."""
+    return torch.tanh(z)
+
+
+def tanh_derivative(z: torch.Tensor) -> torch.Tensor:
+    """``1 - tanh(z)^2``, at most 1 (at ``z = 0``)."""
+    return 1 - torch.tanh(z).square()
+
+
+_GELU_C = math.sqrt(2 / math.pi)  # the tanh approximation's constants
+_GELU_A = 0.044715
+
+
+def _check_approximate(approximate: str) -> None:
+    if approximate not in ("none", "tanh"):
+        raise ValueError(
+            "approximate must be 'none' (exact, with erf) or 'tanh', "
+            f"got {approximate!r}"
+        )
+
+
+def gelu(z: torch.Tensor, approximate: str = "none") -> torch.Tensor:
+    """The Gaussian error linear unit ``z Phi(z)``, ``Phi`` the normal CDF.
+
+    ``approximate="none"``: ``Phi(z) = (1 + erf(z / sqrt 2)) / 2``, as
+    ``torch.nn.GELU()`` and Keras's ``activation="gelu"``.
+    ``approximate="tanh"``: ``z (1 + tanh(c (z + a z^3))) / 2`` with
+    ``c = sqrt(2/pi)``, ``a = 0.044715``, as
+    ``nn.GELU(approximate="tanh")`` and ``keras.ops.gelu``'s default.
+
+    >>> gelu(torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64))
+    tensor([-0.1587,  0.0000,  0.8413], dtype=torch.float64)
+    """
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        u = _GELU_C * (z + _GELU_A * z**3)
+        return 0.5 * z * (1 + torch.tanh(u))
+    return 0.5 * z * (1 + torch.erf(z / math.sqrt(2)))
+
+
+def gelu_derivative(
+    z: torch.Tensor, approximate: str = "none"
+) -> torch.Tensor:
+    """``d gelu / dz``, entry by entry.
+
+    Exact: ``Phi(z) + z phi(z)`` with ``phi(z) = exp(-z^2/2) / sqrt(2 pi)``
+    the normal density. Tanh approximation, with ``t = tanh(u)``:
+    ``(1 + t)/2 + z/2 (1 - t^2) c (1 + 3 a z^2)``.
+    """
+    _check_approximate(approximate)
+    if approximate == "tanh":
+        t = torch.tanh(_GELU_C * (z + _GELU_A * z**3))
+        du = _GELU_C * (1 + 3 * _GELU_A * z.square())
+        return 0.5 * (1 + t) + 0.5 * z * (1 - t.square()) * du
+    cdf = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+    pdf = torch.exp(-0.5 * z.square()) / math.sqrt(2 * math.pi)
+    return cdf + z * pdf

@@ -27,6 +27,36 @@ from .training import EpochLog, training_loop
 __all__ = ["LinearRegression", "least_squares"]
 
 
+def uniform_init(
+    n_in: int,
+    n_out: int,
+    *,
+    device: torch.device | str | None,
+    dtype: torch.dtype | None,
+    seed: int | None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(w, b)`` of shapes ``(n_in, n_out)`` and ``(n_out,)``, drawn from
+    ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` as ``torch.nn.Linear`` does.
+
+    Drawn on the CPU in float64 (from a generator seeded with ``seed``,
+    or PyTorch's global one), then moved to ``device`` and cast to
+    ``dtype``: a seed gives the same start on every device.
+    """
+    dtype = v.check_dtype(dtype)
+    device = v.check_device(device)
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(v.check_seed(seed))
+    bound = 1.0 / n_in**0.5
+    f64 = torch.float64
+    w = torch.rand((n_in, n_out), generator=generator, dtype=f64)
+    b = torch.rand(n_out, generator=generator, dtype=f64)
+    return (
+        ((w * 2 - 1) * bound).to(device=device, dtype=dtype),
+        ((b * 2 - 1) * bound).to(device=device, dtype=dtype),
+    )
+
+
 class _LinearModel:
     """What every model built on ``Z = X W + 1 b^T`` shares.
 
@@ -51,18 +81,9 @@ class _LinearModel:
     ) -> None:
         self.n_features = v.check_int("n_features", n_features, 1)
         self._n_out = n_outputs
-        dtype = v.check_dtype(dtype)
-        device = v.check_device(device)
-        generator = None
-        if seed is not None:
-            generator = torch.Generator().manual_seed(v.check_seed(seed))
-        bound = 1.0 / self.n_features**0.5
-        shape = (self.n_features, n_outputs)
-        f64 = torch.float64
-        w = torch.rand(shape, generator=generator, dtype=f64)
-        b = torch.rand(n_outputs, generator=generator, dtype=f64)
-        self.w = ((w * 2 - 1) * bound).to(device=device, dtype=dtype)
-        self.b = ((b * 2 - 1) * bound).to(device=device, dtype=dtype)
+        self.w, self.b = uniform_init(
+            self.n_features, n_outputs, device=device, dtype=dtype, seed=seed
+        )
 
     @property
     def device(self) -> torch.device:

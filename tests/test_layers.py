@@ -1,0 +1,387 @@
+"""Unit tests of the layers, losses and network of chapter 3 (no autograd
+inside tools; autograd is the reference here).
+
+Covered, in float64:
+
+* every layer's forward and backward (input gradient, ``dw``/``db``)
+  against ``torch.autograd`` and ``torch.nn``, several sizes and batch
+  size 1, each activation (with values around the kinks);
+* the losses' forward and ``backward()`` against ``nn.MSELoss`` and
+  ``nn.CrossEntropyLoss``, also for logits of +-1e4;
+* whole networks: every parameter gradient and the input gradient;
+* SGD trajectories: ``update`` step by step against ``torch.optim.SGD``,
+  and ``fit`` against ``tools.fit_torch`` entry by entry (MSE and CE,
+  partial last batch), restore on divergence;
+* ``copy_params`` from ``nn.Sequential``; every rejected input, with the
+  message checked.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import tools
+from tools import functional as fn
+
+F64 = torch.float64
+TOL = 1e-12
+
+ACTIVATIONS = [
+    (tools.ReLU, nn.ReLU),
+    (tools.Sigmoid, nn.Sigmoid),
+    (tools.Tanh, nn.Tanh),
+    (lambda: tools.GELU(), lambda: nn.GELU()),
+    (lambda: tools.GELU("tanh"), lambda: nn.GELU(approximate="tanh")),
+]
+ACT_IDS = ["relu", "sigmoid", "tanh", "gelu", "gelu-tanh"]
+
+
+def assert_close(actual, expected, tol: float = TOL) -> None:
+    err = tools.max_relative_error(actual, expected)
+    assert err <= tol, f"max relative error {err:.3g} > {tol:g}"
+
+
+def randn(*shape: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(*shape, generator=g, dtype=F64)
+
+
+def torch_twin(net: tools.Sequential) -> nn.Sequential:
+    """An ``nn.Sequential`` with the layout and the parameters of ``net``."""
+    modules = []
+    for layer in net.layers:
+        if isinstance(layer, tools.Linear):
+            lin = nn.Linear(layer.n_in, layer.n_out, dtype=F64)
+            with torch.no_grad():
+                lin.weight.copy_(layer.w.T)
+                lin.bias.copy_(layer.b)
+            modules.append(lin)
+        elif isinstance(layer, tools.GELU):
+            modules.append(nn.GELU(approximate=layer.approximate))
+        else:
+            kind = {tools.ReLU: nn.ReLU, tools.Sigmoid: nn.Sigmoid,
+                    tools.Tanh: nn.Tanh}[type(layer)]
+            modules.append(kind())
+    return nn.Sequential(*modules)
+
+
+def make_net(widths, act=tools.Tanh, seed=0) -> tools.Sequential:
+    layers = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(tools.Linear(a, b, dtype=F64, seed=seed + i))
+        if i < len(widths) - 2:
+            layers.append(act())
+    return tools.Sequential(*layers)
+
+
+# -- single layers ---------------------------------------------------------
+@pytest.mark.parametrize("m,n_in,n_out", [(1, 1, 1), (1, 4, 3), (7, 3, 5)])
+def test_linear_forward_and_backward_match_autograd(m, n_in, n_out):
+    layer = tools.Linear(n_in, n_out, dtype=F64, seed=m + n_in)
+    x, g = randn(m, n_in, seed=1), randn(m, n_out, seed=2)
+    xr = x.clone().requires_grad_()
+    wr, br = layer.w.clone().requires_grad_(), layer.b.clone().requires_grad_()
+    out = xr @ wr + br
+    out.backward(g)
+    assert_close(layer.forward(x), out.detach())
+    assert_close(layer.backward(g), xr.grad)
+    assert_close(layer.dw, wr.grad)
+    assert_close(layer.db, br.grad)
+
+
+@pytest.mark.parametrize("make,ref", ACTIVATIONS, ids=ACT_IDS)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (9, 4)])
+def test_activation_forward_and_backward_match_autograd(make, ref, shape):
+    layer = make()
+    z = randn(*shape, seed=3) * 3
+    z[0, 0] = 0.5  # away from ReLU's kink, where the derivative is a choice
+    g = randn(*shape, seed=4)
+    zr = z.clone().requires_grad_()
+    out = ref()(zr)
+    out.backward(g)
+    assert_close(layer.forward(z), out.detach())
+    assert_close(layer.backward(g), zr.grad)
+
+
+@pytest.mark.parametrize("make,ref", ACTIVATIONS, ids=ACT_IDS)
+def test_activation_is_stable_for_large_inputs(make, ref):
+    z = torch.tensor([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype=F64)
+    layer = make()
+    out = layer.forward(z)
+    grad = layer.backward(torch.ones_like(z))
+    assert torch.isfinite(out).all() and torch.isfinite(grad).all()
+    zr = z.clone().requires_grad_()
+    ref()(zr).sum().backward()
+    assert_close(out, ref()(z))
+    assert_close(grad, zr.grad)
+
+
+def test_relu_derivative_at_zero_is_zero_like_pytorch():
+    z = torch.zeros(1, 3, dtype=F64, requires_grad=True)
+    torch.relu(z).sum().backward()
+    assert torch.equal(fn.relu_derivative(z.detach()), z.grad)
+
+
+# -- losses -------------------------------------------------------------------
+@pytest.mark.parametrize("m,c", [(1, 1), (6, 3)])
+def test_mse_loss_matches_nn_mseloss(m, c):
+    out, y = randn(m, c, seed=5), randn(m, c, seed=6)
+    loss = tools.MSELoss()
+    outr = out.clone().requires_grad_()
+    ref = nn.MSELoss()(outr, y)
+    ref.backward()
+    assert_close(loss.forward(out, y), ref.detach())
+    assert_close(loss.backward(), outr.grad)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e4])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_loss_matches_nn_crossentropy(scale, soft):
+    z = randn(5, 3, seed=7) * scale
+    if soft:
+        y = torch.softmax(randn(5, 3, seed=8), dim=1)
+    else:
+        y = nn.functional.one_hot(torch.tensor([0, 2, 1, 1, 0]), 3).double()
+    zr = z.clone().requires_grad_()
+    ref = nn.CrossEntropyLoss()(zr, y)
+    ref.backward()
+    loss = tools.CrossEntropyLoss()
+    value = loss.forward(z, y)
+    assert math.isfinite(float(value))
+    assert_close(value, ref.detach())
+    assert_close(loss.backward(), zr.grad)
+
+
+# -- whole networks -----------------------------------------------------------
+@pytest.mark.parametrize("act", [tools.ReLU, tools.Sigmoid, tools.Tanh,
+                                 tools.GELU], ids=ACT_IDS[:4])
+@pytest.mark.parametrize("m", [1, 8])
+def test_network_gradients_match_autograd(act, m):
+    net = make_net([3, 6, 5, 2], act, seed=m)
+    ref = torch_twin(net)
+    x, y = randn(m, 3, seed=9), randn(m, 2, seed=10)
+    loss = tools.MSELoss()
+    value = loss.forward(net.forward(x), y)
+    dx = net.backward(loss.backward())
+    xr = x.clone().requires_grad_()
+    ref_value = nn.MSELoss()(ref(xr), y)
+    ref_value.backward()
+    assert_close(value, ref_value.detach())
+    assert_close(dx, xr.grad)
+    for (name, _), g, p in zip(net.named_parameters(), net.gradients(),
+                               ref.parameters()):
+        assert_close(g, p.grad.T if name.endswith("w") else p.grad)
+
+
+def test_update_steps_match_torch_sgd():
+    net = make_net([2, 8, 8, 1], tools.ReLU, seed=3)
+    ref = torch_twin(net)
+    opt = torch.optim.SGD(ref.parameters(), lr=0.05)
+    x, y = randn(10, 2, seed=11), randn(10, 1, seed=12)
+    loss = tools.MSELoss()
+    for batch in tools.minibatches(10, 4):
+        loss.forward(net.forward(x[batch]), y[batch])
+        net.backward(loss.backward())
+        net.update(0.05)
+        opt.zero_grad()
+        nn.MSELoss()(ref(x[batch]), y[batch]).backward()
+        opt.step()
+        for (name, p), q in zip(net.named_parameters(), ref.parameters()):
+            assert_close(p, q.detach().T if name.endswith("w") else q)
+
+
+def assert_same_history(ours, theirs):
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        assert (a.epoch, a.loss) == (b.epoch, b.loss)
+        for key in ("train_loss", "valid_loss", "batch_loss"):
+            assert_close(getattr(a, key), getattr(b, key))
+        assert a.valid_acc == b.valid_acc
+
+
+def test_fit_mse_matches_fit_torch_entry_by_entry(capsys):
+    net = make_net([1, 16, 16, 1], tools.Tanh, seed=4)
+    ref = torch_twin(net)
+    x = torch.linspace(-2, 2, 50, dtype=F64)[:, None]
+    y = torch.sin(2 * x)
+    ours = net.fit(x, y, 5, 0.1, 16, x[::3], y[::3], loss=tools.MSELoss())
+    printed_ours = capsys.readouterr().out
+    theirs = tools.fit_torch(ref, x, y, 5, 0.1, 16, x[::3], y[::3],
+                             loss_fn=nn.MSELoss())
+    assert capsys.readouterr().out == printed_ours
+    assert_same_history(ours, theirs)
+    assert "train MSE" in printed_ours
+    for (name, p), q in zip(net.named_parameters(), ref.parameters()):
+        assert_close(p, q.detach().T if name.endswith("w") else q)
+
+
+def test_fit_cross_entropy_matches_fit_torch_with_accuracy():
+    net = make_net([4, 10, 3], tools.ReLU, seed=5)
+    ref = torch_twin(net)
+    x = randn(40, 4, seed=13)
+    y = nn.functional.one_hot((x[:, 0] > 0).long() + (x[:, 1] > 1), 3)
+    y = y.double()
+    ours = net.fit(x, y, 4, 0.5, 15, x, y, loss=tools.CrossEntropyLoss(),
+                   verbose=False)
+    theirs = tools.fit_torch(ref, x, y, 4, 0.5, 15, x, y, verbose=False)
+    assert_same_history(ours, theirs)
+    assert ours[-1].valid_acc is not None and ours[0].loss == "CE"
+
+
+def test_fit_restores_parameters_when_training_diverges():
+    net = make_net([2, 4, 1], tools.ReLU, seed=6)
+    start = [p.clone() for p in net.parameters()]
+    x, y = randn(8, 2, seed=14) * 100, randn(8, 1, seed=15)
+    with pytest.raises(ValueError, match="training diverged"):
+        net.fit(x, y, 50, 10.0, 4, loss=tools.MSELoss(), verbose=False)
+    for p, p0 in zip(net.parameters(), start):
+        assert torch.equal(p, p0)
+
+
+def test_copy_params_from_nn_sequential_copies_in_place():
+    net = make_net([3, 4, 2], tools.Sigmoid, seed=7)
+    ref = nn.Sequential(nn.Linear(3, 4), nn.Sigmoid(), nn.Linear(4, 2))
+    ref = ref.double()
+    tensors = net.parameters()
+    net.copy_params(ref)
+    assert all(a is b for a, b in zip(tensors, net.parameters()))
+    x = randn(5, 3, seed=16)
+    assert_close(net.forward(x), ref(x).detach())
+
+
+def test_float32_network_runs_in_float32():
+    net = tools.Sequential(tools.Linear(2, 3, dtype=torch.float32, seed=0),
+                           tools.ReLU())
+    out = net.forward(torch.ones(4, 2))
+    assert out.dtype == torch.float32
+
+
+# -- bad input ---------------------------------------------------------------
+def test_sequential_rejects_widths_that_do_not_chain():
+    with pytest.raises(ValueError, match=r"layer 2 Linear\(5, 1\) takes 5 "
+                       r"inputs, but layer 0 Linear\(3, 4\) gives 4"):
+        tools.Sequential(tools.Linear(3, 4), tools.ReLU(), tools.Linear(5, 1))
+
+
+def test_sequential_rejects_mixed_dtypes_and_non_layers():
+    with pytest.raises(ValueError, match="share one device and dtype"):
+        tools.Sequential(tools.Linear(3, 4, dtype=torch.float32),
+                         tools.Linear(4, 1, dtype=F64))
+    with pytest.raises(TypeError, match="layer 1 must be a tools layer"):
+        tools.Sequential(tools.Linear(3, 4), nn.ReLU())
+    with pytest.raises(ValueError, match="at least one layer"):
+        tools.Sequential()
+
+
+@pytest.mark.parametrize(
+    "x,error,match",
+    [
+        (torch.ones(4, 2, dtype=F64), ValueError, r"must have 3 columns"),
+        (torch.ones(3, dtype=F64), ValueError, r"2-D tensor"),
+        (torch.ones(4, 3), ValueError, r"dtype torch.float32 but "
+         r"Linear\(3, 4\) has dtype torch.float64"),
+        (torch.full((2, 3), math.nan, dtype=F64), ValueError,
+         "must be finite"),
+        ([[1.0, 2.0, 3.0]], TypeError, "must be a torch.Tensor"),
+        (torch.ones(2, 3, dtype=F64, requires_grad=True), ValueError,
+         "requires grad"),
+    ],
+    ids=["columns", "1-D", "dtype", "nan", "list", "grad"],
+)
+def test_forward_rejects_bad_input(x, error, match):
+    net = make_net([3, 4, 1], tools.ReLU)
+    with pytest.raises(error, match=match):
+        net.forward(x)
+    with pytest.raises(error, match=match):
+        net.layers[0].forward(x)
+
+
+def test_backward_before_forward_and_update_before_backward():
+    with pytest.raises(RuntimeError, match=r"backward\(\) was called "
+                       r"before forward"):
+        tools.ReLU().backward(torch.ones(2, 2, dtype=F64))
+    with pytest.raises(RuntimeError, match="before forward"):
+        tools.Linear(2, 2, dtype=F64).backward(torch.ones(2, 2, dtype=F64))
+    net = make_net([2, 3, 1], tools.ReLU)
+    with pytest.raises(RuntimeError, match="before forward"):
+        net.backward(torch.ones(2, 1, dtype=F64))
+    with pytest.raises(RuntimeError, match="no gradients yet"):
+        net.update(0.1)
+    with pytest.raises(RuntimeError, match="before forward"):
+        tools.MSELoss().backward()
+
+
+def test_backward_rejects_bad_grad_output():
+    net = make_net([2, 3, 1], tools.ReLU)
+    net.forward(torch.ones(4, 2, dtype=F64))
+    with pytest.raises(ValueError, match=r"shape of the last output "
+                       r"\(4, 1\), got shape \(4, 2\)"):
+        net.backward(torch.ones(4, 2, dtype=F64))
+    with pytest.raises(ValueError, match="grad_output must be finite"):
+        net.backward(torch.full((4, 1), math.inf, dtype=F64))
+    with pytest.raises(ValueError, match="grad_output has dtype"):
+        net.backward(torch.ones(4, 1))
+
+
+def test_losses_reject_bad_targets():
+    out = torch.zeros(3, 2, dtype=F64)
+    with pytest.raises(ValueError, match=r"target must have the shape of "
+                       r"output \(3, 2\), got shape \(3,\)"):
+        tools.MSELoss().forward(out, torch.zeros(3, dtype=F64))
+    with pytest.raises(ValueError, match="probability rows"):
+        tools.CrossEntropyLoss().forward(out, torch.ones(3, 2, dtype=F64))
+    with pytest.raises(ValueError, match="output must be finite"):
+        tools.MSELoss().forward(out + math.nan, out)
+
+
+def test_fit_rejects_bad_loss_and_targets():
+    net = make_net([2, 3, 2], tools.ReLU)
+    x, y = torch.ones(4, 2, dtype=F64), torch.ones(4, 2, dtype=F64) / 2
+    with pytest.raises(TypeError, match="use tools.MSELoss"):
+        net.fit(x, y, 1, 0.1, 2, loss=nn.MSELoss())
+    with pytest.raises(ValueError, match="y_train must have 2 columns"):
+        net.fit(x, y[:, :1], 1, 0.1, 2, loss=tools.MSELoss())
+    with pytest.raises(ValueError, match="same number of samples"):
+        net.fit(x, y[:3], 1, 0.1, 2, loss=tools.MSELoss())
+    with pytest.raises(ValueError, match="y_valid must hold one-hot"):
+        net.fit(x, y, 1, 0.1, 2, x, y * 2, loss=tools.CrossEntropyLoss())
+
+
+def test_copy_params_rejects_another_layout():
+    net = make_net([3, 4, 2], tools.ReLU)
+    before = [p.clone() for p in net.parameters()]
+    wrong = [
+        nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)),
+        nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2)),
+        nn.Sequential(nn.Linear(3, 4), nn.ReLU()),
+    ]
+    for ref in wrong:
+        with pytest.raises(ValueError, match=r"layout of this Sequential, "
+                           r"\[Linear\(3, 4\), ReLU\(\), Linear\(4, 2\)\]"):
+            net.copy_params(ref.double())
+    with pytest.raises(TypeError, match="nn.Linear, nn.ReLU"):
+        net.copy_params(nn.Sequential(nn.Linear(3, 4), nn.Softplus()))
+    with pytest.raises(TypeError, match="torch.nn.Sequential or a Keras"):
+        net.copy_params(nn.Linear(3, 4))
+    for p, p0 in zip(net.parameters(), before):
+        assert torch.equal(p, p0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU")
+def test_cuda_network_matches_cpu():
+    cpu = make_net([3, 5, 2], tools.GELU, seed=8)
+    gpu = tools.Sequential(
+        tools.Linear(3, 5, dtype=F64, seed=8, device="cuda"),
+        tools.GELU(),
+        tools.Linear(5, 2, dtype=F64, seed=9, device="cuda"),
+    )
+    x = randn(6, 3, seed=17)
+    assert_close(gpu.forward(x.cuda()).cpu(), cpu.forward(x))
+    g = randn(6, 2, seed=18)
+    assert_close(gpu.backward(g.cuda()).cpu(), cpu.backward(g))
+    with pytest.raises(ValueError, match="is on device"):
+        gpu.forward(x)

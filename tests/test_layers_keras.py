@@ -1,0 +1,99 @@
+"""``tools.Sequential`` against Keras (float64; skipped without Keras):
+``copy_params`` from a Keras ``Sequential`` (Dense with activations, and
+separate Activation layers) and an SGD trajectory against ``model.fit``.
+
+GELU is left out of the trajectory: TensorFlow's float64 ``gelu`` differs
+from the exact formula (and from PyTorch's) by about 1e-10 relative.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import tools  # noqa: E402
+
+with tools.quiet_native_stderr():  # TensorFlow's C++ start-up lines
+    keras = pytest.importorskip("keras")
+
+F64 = torch.float64
+
+
+@pytest.fixture(autouse=True)
+def float64_keras():
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.config.set_floatx(previous)
+
+
+def scratch() -> tools.Sequential:
+    return tools.Sequential(
+        tools.Linear(3, 5, dtype=F64), tools.Tanh(),
+        tools.Linear(5, 4, dtype=F64), tools.Sigmoid(),
+        tools.Linear(4, 2, dtype=F64),
+    )
+
+
+def keras_model() -> keras.Sequential:
+    return keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(5, activation="tanh"),
+        keras.layers.Dense(4),
+        keras.layers.Activation("sigmoid"),
+        keras.layers.Dense(2),
+    ])
+
+
+def test_training_matches_keras_fit():
+    model = keras_model()
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            layer.bias.assign(np.linspace(-0.3, 0.4, layer.units))
+    net = scratch()
+    net.copy_params(model)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((20, 3)), rng.standard_normal((20, 2))
+    out = keras.ops.convert_to_numpy(model(x))
+    err = tools.max_relative_error(net.forward(torch.from_numpy(x)),
+                                   torch.from_numpy(out))
+    assert err < 1e-12
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.1),
+                  loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False,
+                        verbose=0).history
+    log = net.fit(torch.from_numpy(x), torch.from_numpy(y), 3, 0.1, 8,
+                  loss=tools.MSELoss(), verbose=False)
+    for keras_loss, entry in zip(history["loss"], log):
+        assert abs(keras_loss - entry.batch_loss) <= 1e-12 * keras_loss
+    dense = [m for m in model.layers if isinstance(m, keras.layers.Dense)]
+    for layer, linear in zip(dense, net._linears):
+        kernel = torch.from_numpy(layer.kernel.numpy())
+        assert tools.max_relative_error(linear.w, kernel) < 1e-12
+
+
+def test_copy_params_rejects_another_keras_layout():
+    net = scratch()
+    other = keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(5, activation="relu"),
+        keras.layers.Dense(4, activation="gelu"),
+        keras.layers.Dense(2),
+    ])
+    with pytest.raises(ValueError, match=r"got \[Linear\(3, 5\), ReLU\(\)"):
+        net.copy_params(other)
+    odd = keras.Sequential([keras.Input((3,)),
+                            keras.layers.Dense(5, activation="softplus")])
+    with pytest.raises(TypeError, match="has activation 'softplus'"):
+        net.copy_params(odd)
+    drop = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.1)])
+    with pytest.raises(TypeError, match="Dense and Activation layers only"):
+        net.copy_params(drop)

@@ -1,0 +1,621 @@
+"""Layers with a forward and a backward pass, and a network built of them.
+
+A multilayer perceptron alternates affine layers and element-wise
+activations. For a batch ``A_0 = X`` of ``m`` rows, layer ``l`` computes::
+
+    Z_l = A_{l-1} W_l + 1 b_l^T        Linear
+    A_l = phi(Z_l)                     ReLU, Sigmoid, Tanh, GELU
+
+Backpropagation walks the layers in reverse. Each ``backward`` takes the
+gradient of the loss with respect to the layer's output and returns the
+one with respect to its input (a vector-Jacobian product)::
+
+    Linear:      dL/dW = A^T G,  dL/db = 1^T G,  dL/dA = G W^T
+    activation:  dL/dZ = G * phi'(Z)            (entry by entry)
+
+The names mirror PyTorch's ``nn.Linear``, ``nn.ReLU`` ... and
+``nn.Sequential``. No autograd is used: the tests compare every gradient
+with ``torch.autograd`` and every training step with ``torch.optim.SGD``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import _validation as v
+from . import functional as fn
+from .linear_models import _is_keras, uniform_init
+from .losses import CrossEntropyLoss, MSELoss, _Loss
+from .training import EpochLog, training_loop
+
+__all__ = ["Linear", "ReLU", "Sigmoid", "Tanh", "GELU", "Sequential"]
+
+
+class _Layer:
+    """What every layer shares: checked ``forward``/``backward`` around
+    unchecked ``_forward``/``_backward``, and the memory between them."""
+
+    def __init__(self) -> None:
+        self._input: torch.Tensor | None = None
+        self._out_shape: tuple[int, ...] | None = None
+
+    def parameters(self) -> list[torch.Tensor]:
+        """The tensors that training updates in place (none here)."""
+        return []
+
+    def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
+        """``(name, tensor)`` for each parameter."""
+        return []
+
+    def gradients(self) -> list[torch.Tensor]:
+        """The gradients of the last ``backward``, in ``parameters()``'s
+        order."""
+        return []
+
+    def _check_input(self, x: Any, name: str) -> torch.Tensor:
+        x = v.check_tensor(name, x)
+        if not x.is_floating_point():
+            raise TypeError(
+                f"{name} must hold floating-point numbers, got {x.dtype}"
+            )
+        v.check_no_grad(name, x)
+        v.check_finite(name, x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The layer's output; keeps what ``backward`` needs."""
+        return self._forward(self._check_input(x, "x"))
+
+    __call__ = forward
+
+    def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
+        """``dL/d(input)`` from ``grad_output = dL/d(output)``."""
+        if self._input is None or self._out_shape is None:
+            raise RuntimeError(
+                f"{self!r}.backward() was called before forward(x): "
+                "there is no input to differentiate at yet"
+            )
+        g = v.check_tensor("grad_output", grad_output)
+        if tuple(g.shape) != self._out_shape:
+            raise ValueError(
+                f"grad_output must have the shape of the last output "
+                f"{self._out_shape}, got shape {tuple(g.shape)}"
+            )
+        x = self._input
+        v.check_like("grad_output", g, x.device, x.dtype, "the input")
+        v.check_no_grad("grad_output", g)
+        v.check_finite("grad_output", g)
+        return self._backward(g)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class Linear(_Layer):
+    """An affine layer ``Z = X W + 1 b^T``, like ``torch.nn.Linear``.
+
+    ``w`` has shape ``(n_in, n_out)`` (the transpose of ``nn.Linear``'s
+    ``weight``, so that a batch multiplies from the left) and ``b`` shape
+    ``(n_out,)``, both drawn from ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` on
+    the CPU in float64, then moved to ``device`` and cast to ``dtype``.
+    After ``backward``, ``dw`` and ``db`` hold ``dL/dW`` and ``dL/db``.
+
+    >>> layer = Linear(3, 2, dtype=torch.float64, seed=0)
+    >>> layer.forward(torch.ones(4, 3, dtype=torch.float64)).shape
+    torch.Size([4, 2])
+    >>> layer.backward(torch.ones(4, 2, dtype=torch.float64)).shape
+    torch.Size([4, 3])
+    >>> layer.dw.shape, layer.db.shape
+    (torch.Size([3, 2]), torch.Size([2]))
+    """
+
+    def __init__(
+        self,
+        n_in: int,
+        n_out: int,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.n_in = v.check_int("n_in", n_in, 1)
+        self.n_out = v.check_int("n_out", n_out, 1)
+        self.w, self.b = uniform_init(
+            self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
+        )
+        self.dw: torch.Tensor | None = None
+        self.db: torch.Tensor | None = None
+
+    def __repr__(self) -> str:
+        return f"Linear({self.n_in}, {self.n_out})"
+
+    @property
+    def device(self) -> torch.device:
+        """The device of ``w`` and ``b`` (inputs must be on it)."""
+        return self.w.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of ``w`` and ``b`` (inputs must have it)."""
+        return self.w.dtype
+
+    def parameters(self) -> list[torch.Tensor]:
+        """``[w, b]``, updated in place by training."""
+        return [self.w, self.b]
+
+    def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
+        """``[("w", w), ("b", b)]``."""
+        return [("w", self.w), ("b", self.b)]
+
+    def gradients(self) -> list[torch.Tensor]:
+        """``[dw, db]`` from the last ``backward``."""
+        if self.dw is None or self.db is None:
+            raise RuntimeError(
+                f"{self!r} has no gradients yet: call backward first"
+            )
+        return [self.dw, self.db]
+
+    def _check_input(self, x: Any, name: str) -> torch.Tensor:
+        x = v.check_tensor(name, x)
+        v.check_matrix(name, x, self.n_in, f"columns (n_in of {self!r})")
+        v.check_like(name, x, self.device, self.dtype, repr(self))
+        return super()._check_input(x, name)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._input, self._out_shape = x, (x.shape[0], self.n_out)
+        return torch.addmm(self.b, x, self.w)  # X W + 1 b^T
+
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+        self.dw = self._input.T @ g  # A^T G
+        self.db = g.sum(dim=0)  # 1^T G
+        return g @ self.w.T  # G W^T
+
+
+class _Activation(_Layer):
+    """An element-wise activation ``A = phi(Z)``.
+
+    Its Jacobian is diagonal (output ``ij`` depends on input ``ij``
+    only), so the backward pass is ``G * phi'(Z)``, entry by entry.
+    """
+
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        self._input, self._out_shape = z, tuple(z.shape)
+        return self._phi(z)
+
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+        return g * self._phi_derivative(self._input)
+
+
+class ReLU(_Activation):
+    """``max(z, 0)``; derivative 1 for ``z > 0``, else 0."""
+
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.relu(z)
+
+    def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.relu_derivative(z)
+
+
+class Sigmoid(_Activation):
+    """``1 / (1 + exp(-z))``; derivative ``sigma (1 - sigma)``."""
+
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.sigmoid(z)
+
+    def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.sigmoid_derivative(z)
+
+
+class Tanh(_Activation):
+    """``tanh(z)``; derivative ``1 - tanh(z)^2``."""
+
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.tanh(z)
+
+    def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.tanh_derivative(z)
+
+
+class GELU(_Activation):
+    """``z Phi(z)``, like ``torch.nn.GELU(approximate=...)``.
+
+    ``approximate="none"`` is the exact form (with ``erf``),
+    ``"tanh"`` the tanh approximation. Keras's ``"gelu"`` activation is
+    the exact form, ``keras.ops.gelu`` the approximation.
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        fn._check_approximate(approximate)
+        self.approximate = approximate
+
+    def __repr__(self) -> str:
+        if self.approximate == "none":
+            return "GELU()"
+        return f"GELU(approximate={self.approximate!r})"
+
+    def _phi(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.gelu(z, self.approximate)
+
+    def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
+        return fn.gelu_derivative(z, self.approximate)
+
+
+class Sequential:
+    """Layers applied one after another, like ``torch.nn.Sequential``.
+
+    ``forward`` runs the layers in order, ``backward`` in reverse (each
+    layer's input gradient is the next one's ``grad_output``), and
+    ``update(lr)`` takes one gradient-descent step on every parameter.
+    ``fit`` trains through the course's one loop,
+    :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
+
+    The widths must chain: each ``Linear``'s ``n_in`` equals the
+    ``n_out`` of the ``Linear`` before it (activations keep the width),
+    and all ``Linear`` layers share one device and dtype.
+
+    >>> net = Sequential(Linear(2, 4, seed=0), ReLU(), Linear(4, 1, seed=1))
+    >>> net
+    Sequential(Linear(2, 4), ReLU(), Linear(4, 1))
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.w', '0.b', '2.w', '2.b']
+    """
+
+    def __init__(self, *layers: _Layer) -> None:
+        if not layers:
+            raise ValueError("Sequential needs at least one layer, got none")
+        previous: tuple[int, Linear] | None = None
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, _Layer):
+                raise TypeError(
+                    f"layer {i} must be a tools layer (Linear, ReLU, "
+                    f"Sigmoid, Tanh or GELU), got {type(layer).__name__}"
+                )
+            if not isinstance(layer, Linear):
+                continue
+            if previous is not None:
+                j, prev = previous
+                if layer.n_in != prev.n_out:
+                    raise ValueError(
+                        f"layer {i} {layer!r} takes {layer.n_in} inputs, "
+                        f"but layer {j} {prev!r} gives {prev.n_out}: "
+                        "a shape that does not fit the next layer"
+                    )
+                if (layer.device, layer.dtype) != (prev.device, prev.dtype):
+                    raise ValueError(
+                        f"layer {i} {layer!r} is on {layer.device} with "
+                        f"{layer.dtype}, but layer {j} {prev!r} is on "
+                        f"{prev.device} with {prev.dtype}: all Linear "
+                        "layers must share one device and dtype"
+                    )
+            previous = (i, layer)
+        self.layers = list(layers)
+        self._linears = [m for m in self.layers if isinstance(m, Linear)]
+        self._out_shape: tuple[int, ...] | None = None
+
+    def __repr__(self) -> str:
+        return f"Sequential({', '.join(map(repr, self.layers))})"
+
+    # -- parameters ----------------------------------------------------
+    def parameters(self) -> list[torch.Tensor]:
+        """Every layer's parameters in order: ``[w_1, b_1, w_2, ...]``.
+
+        These are the tensors ``update`` changes in place, so a training
+        loop that saved them can put them back."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
+        """``("<index>.w", w)`` ..., named as ``nn.Sequential`` would
+        (``"0.weight"`` there is ``"0.w"`` here)."""
+        return [
+            (f"{i}.{name}", p)
+            for i, layer in enumerate(self.layers)
+            for name, p in layer.named_parameters()
+        ]
+
+    def gradients(self) -> list[torch.Tensor]:
+        """``[dw_1, db_1, ...]`` of the last ``backward``."""
+        return [g for layer in self.layers for g in layer.gradients()]
+
+    # -- forward and backward ------------------------------------------
+    def _check_input(self, x: Any, name: str) -> torch.Tensor:
+        return self.layers[0]._check_input(x, name)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output ``A_L``; every layer keeps its input."""
+        return self._forward(self._check_input(x, "x"))
+
+    __call__ = forward
+
+    def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
+        """Backpropagate ``dL/d(output)``; return ``dL/dx``.
+
+        Fills each ``Linear``'s ``dw`` and ``db`` on the way."""
+        if self._out_shape is None:
+            raise RuntimeError(
+                "Sequential.backward() was called before forward(x): "
+                "there is nothing to backpropagate through yet"
+            )
+        g = v.check_tensor("grad_output", grad_output)
+        if tuple(g.shape) != self._out_shape:
+            raise ValueError(
+                "grad_output must have the shape of the last output "
+                f"{self._out_shape}, got shape {tuple(g.shape)}"
+            )
+        x = self.layers[-1]._input
+        v.check_like("grad_output", g, x.device, x.dtype, "the output")
+        v.check_no_grad("grad_output", g)
+        v.check_finite("grad_output", g)
+        return self._backward(g)
+
+    def update(self, lr: float) -> None:
+        """One gradient-descent step, in place: ``p -= lr * dL/dp`` for
+        every parameter, with the gradients of the last ``backward``."""
+        lr = v.check_positive_float("lr", lr)
+        grads = self.gradients()  # raises before backward
+        self._update(lr, grads)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            x = layer._forward(x)
+        self._out_shape = tuple(x.shape)
+        return x
+
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+        for layer in reversed(self.layers):
+            g = layer._backward(g)
+        return g
+
+    def _update(self, lr: float, grads: list[torch.Tensor]) -> None:
+        for p, grad in zip(self.parameters(), grads):
+            p.add_(grad, alpha=-lr)
+
+    # -- training ------------------------------------------------------
+    def fit(
+        self,
+        x_train: torch.Tensor,
+        y_train: torch.Tensor,
+        epochs: int,
+        lr: float,
+        batch_size: int,
+        x_valid: torch.Tensor | None = None,
+        y_valid: torch.Tensor | None = None,
+        *,
+        loss: MSELoss | CrossEntropyLoss,
+        verbose: bool = True,
+    ) -> list[EpochLog]:
+        """Train by minibatch gradient descent on ``loss``.
+
+        ``loss`` is a ``tools.MSELoss()`` or a ``tools.CrossEntropyLoss()``
+        (then the last layer's outputs are logits, the targets one-hot
+        or probability rows, and the log shows the validation accuracy).
+        The network and loss are handed to :func:`tools.training_loop` as
+        one trainable object, so batches, order, checks, logs and the
+        restore-on-failure are those of every other model of the course,
+        and of ``tools.fit_torch(nn.Sequential(...), ...,
+        loss_fn=nn.MSELoss() or nn.CrossEntropyLoss())``.
+        """
+        trainable = _Trainable(self, loss)
+        return training_loop(
+            trainable,
+            x_train,
+            y_train,
+            epochs,
+            lr,
+            batch_size,
+            x_valid,
+            y_valid,
+            verbose=verbose,
+        )
+
+    # -- copying from PyTorch and Keras --------------------------------
+    def layout(self) -> list[str]:
+        """The layers as ``repr`` strings, what ``copy_params`` compares."""
+        return [repr(layer) for layer in self.layers]
+
+    def copy_params(self, model: Any) -> None:
+        """Copy weights and biases from a framework's network of the same
+        layout.
+
+        Accepted: a ``torch.nn.Sequential`` of ``nn.Linear`` (with bias),
+        ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh`` and ``nn.GELU`` modules in
+        the order of ``self.layers``; or a Keras ``Sequential`` of
+        ``Dense`` layers (with bias; ``activation`` ``None``/``"linear"``,
+        ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``) and
+        ``Activation`` layers of those names. A ``Dense`` with an
+        activation counts as ``Linear`` followed by that activation, and
+        Keras's ``"gelu"`` (exact, with ``erf``) as ``GELU()``.
+        ``nn.Linear``'s weight ``(out, in)``
+        is transposed; Keras kernels are ``(in, out)`` like ``w``.
+
+        The parameters are copied in place (``parameters()`` keeps its
+        tensors) and only after the whole layout has been checked.
+        """
+        if isinstance(model, torch.nn.Sequential):
+            layout, values = _torch_layout(model)
+        elif _is_keras(model):
+            layout, values = _keras_layout(model)
+        else:
+            raise TypeError(
+                "model must be a torch.nn.Sequential or a Keras "
+                f"Sequential, got {type(model).__name__}"
+            )
+        if layout != self.layout():
+            raise ValueError(
+                "model must have the layout of this Sequential, "
+                f"[{', '.join(self.layout())}], got [{', '.join(layout)}]"
+            )
+        new = []
+        for layer, (w, b) in zip(self._linears, values):
+            w = torch.as_tensor(w).to(device=layer.device, dtype=layer.dtype)
+            b = torch.as_tensor(b).to(device=layer.device, dtype=layer.dtype)
+            v.check_finite(f"the weight of {layer!r}", w)
+            v.check_finite(f"the bias of {layer!r}", b)
+            new.append((w, b))
+        with torch.no_grad():
+            for layer, (w, b) in zip(self._linears, new):
+                layer.w.copy_(w)
+                layer.b.copy_(b)
+
+
+_TORCH_ACTIVATIONS = {
+    torch.nn.ReLU: ReLU,
+    torch.nn.Sigmoid: Sigmoid,
+    torch.nn.Tanh: Tanh,
+}
+
+
+def _torch_layout(model: torch.nn.Sequential) -> tuple[list[str], list]:
+    """Our layout strings of an ``nn.Sequential``, and its ``(w, b)``."""
+    layout, values = [], []
+    for module in model:
+        if isinstance(module, torch.nn.Linear):
+            if module.bias is None:
+                raise ValueError(f"{module} must have a bias")
+            n_in, n_out = module.in_features, module.out_features
+            layout.append(f"Linear({n_in}, {n_out})")
+            values.append((module.weight.detach().T, module.bias.detach()))
+        elif isinstance(module, torch.nn.GELU):
+            layout.append(repr(GELU(module.approximate)))
+        elif type(module) in _TORCH_ACTIVATIONS:
+            layout.append(repr(_TORCH_ACTIVATIONS[type(module)]()))
+        else:
+            raise TypeError(
+                "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh "
+                f"and nn.GELU modules only, got {type(module).__name__}"
+            )
+    return layout, values
+
+
+_KERAS_ACTIVATIONS = {
+    "relu": "ReLU()",
+    "sigmoid": "Sigmoid()",
+    "tanh": "Tanh()",
+    "gelu": "GELU()",  # keras.activations.gelu is exact by default
+}
+
+
+def _keras_activation(layer: Any) -> str | None:
+    name = getattr(layer.activation, "__name__", repr(layer.activation))
+    if name == "linear":
+        return None
+    if name not in _KERAS_ACTIVATIONS:
+        raise TypeError(
+            f"the Keras layer {layer.name!r} has activation {name!r}; "
+            "accepted: None/'linear', 'relu', 'sigmoid', 'tanh', 'gelu'"
+        )
+    return _KERAS_ACTIVATIONS[name]
+
+
+def _keras_layout(model: Any) -> tuple[list[str], list]:
+    """Our layout strings of a Keras ``Sequential``, and its ``(w, b)``."""
+    import keras  # only reached when a Keras object was passed in
+
+    if not isinstance(model, keras.Sequential):
+        raise TypeError(
+            f"model must be a Keras Sequential, got {type(model).__name__}"
+        )
+    layout, values = [], []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            if not layer.built or not layer.use_bias:
+                raise ValueError(
+                    f"the Dense layer {layer.name!r} must be built (have "
+                    "weights) and use a bias"
+                )
+            kernel = layer.kernel.numpy()
+            layout.append(f"Linear({kernel.shape[0]}, {kernel.shape[1]})")
+            values.append((kernel, layer.bias.numpy()))
+            activation = _keras_activation(layer)
+        elif isinstance(layer, keras.layers.Activation):
+            activation = _keras_activation(layer)
+        else:
+            raise TypeError(
+                "model may hold Dense and Activation layers only, got "
+                f"{type(layer).__name__} ({layer.name!r})"
+            )
+        if activation is not None:
+            layout.append(activation)
+    return layout, values
+
+
+class _Trainable:
+    """A ``Sequential`` and its loss, seen as one model by
+    :func:`tools.training_loop` (the ``Trainable`` protocol)."""
+
+    def __init__(self, net: Sequential, loss: Any) -> None:
+        if not isinstance(loss, _Loss):
+            hint = ""
+            if isinstance(loss, torch.nn.Module):
+                hint = "; use tools.MSELoss() or tools.CrossEntropyLoss()"
+            raise TypeError(
+                "loss must be a tools.MSELoss() or tools.CrossEntropyLoss()"
+                f", got {type(loss).__name__}{hint}"
+            )
+        if not net._linears:
+            raise ValueError(
+                "a Sequential without a Linear layer has nothing to train"
+            )
+        self.net, self.loss = net, loss
+        self.loss_name = loss.name
+
+    def parameters(self) -> list[torch.Tensor]:
+        return self.net.parameters()
+
+    def _check_data(
+        self, x: Any, y: Any, x_name: str, y_name: str
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.net._check_input(x, x_name)
+        last = self.net._linears[-1]
+        y = v.check_tensor(y_name, y)
+        v.check_matrix(y_name, y, last.n_out, "columns (the outputs)")
+        v.check_like(y_name, y, last.device, last.dtype, "the network")
+        v.check_no_grad(y_name, y)
+        v.check_finite(y_name, y)
+        if isinstance(self.loss, CrossEntropyLoss):
+            v.check_probability_rows(y_name, y)
+        v.check_same_rows(x_name, x, y_name, y)
+        return x, y
+
+    def _step(
+        self, x: torch.Tensor, y: torch.Tensor, lr: float
+    ) -> torch.Tensor:
+        loss = self.loss._forward(self.net._forward(x), y)
+        self.net._backward(self.loss._backward())
+        self.net._update(lr, self.net.gradients())
+        return loss
+
+    def _scores(
+        self, x: torch.Tensor, y: torch.Tensor
+    ) -> tuple[float, float | None]:
+        out = self.net._forward(x)
+        loss = float(self.loss._forward(out, y))
+        if isinstance(self.loss, CrossEntropyLoss):
+            hits = out.argmax(dim=1) == y.argmax(dim=1)
+            return loss, float(hits.double().mean())
+        return loss, None
+
+    def _explain_divergence(self, x: torch.Tensor) -> None:
+        for i, layer in enumerate(self.net.layers):
+            x = layer._forward(x)
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(
+                    f"the output of layer {i} {layer!r} overflowed "
+                    f"{x.dtype} on x_train; scale the inputs or use a "
+                    "wider dtype"
+                )
