@@ -1,6 +1,7 @@
 """Reusable code of the Inside Deep Learning course.
 
-The notebooks import from here, and ``tests/`` checks every piece against PyTorch's autograd.
+The notebooks import from here, and ``tests/`` checks every piece against
+PyTorch's autograd.
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
