@@ -34,46 +34,48 @@ THEMES = {
     },
 }
 
-# Chapter 2: which page or notebook builds on which.
+# Chapter 2: which page or notebook builds on which, in the order of the
+# sidebar (2.1, 2.2, Math 2, 2.3). Positions are box centres in axes units.
 NODES = {
     "page": (0.50, 0.86, "2. Classification\n(the derivation)", False),
-    "softmax": (
-        0.18,
-        0.50,
-        "Softmax function and\nits derivative (math)",
-        True,
-    ),
     "2.1": (
-        0.66,
+        0.76,
         0.50,
         "2.1 Multiclass classification\nscratch vs PyTorch",
         False,
     ),
-    "2.2": (0.84, 0.14, "2.2 vs TensorFlow/Keras", False),
-    "2.3": (0.34, 0.14, "2.3 Gradients through\nthe Jacobian", False),
+    "math": (0.24, 0.50, "Math 2 · The softmax\nand its derivative", True),
+    "2.2": (
+        0.76,
+        0.14,
+        "2.2 Multiclass classification\nvs TensorFlow/Keras",
+        False,
+    ),
+    "2.3": (0.24, 0.14, "2.3 Gradients through\nthe Jacobian", False),
 }
 EDGES = [
-    ("page", "softmax"),
+    ("page", "math"),
     ("page", "2.1"),
     ("2.1", "2.2"),
     ("2.1", "2.3"),
-    ("softmax", "2.3"),
+    ("math", "2.3"),
 ]
+WIDTH, HEIGHT = 0.40, 0.20
 
 
 def chapter_2_map(theme: str) -> None:
     colors = THEMES[theme]
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig, ax = plt.subplots(figsize=(8, 4.6))
     fig.patch.set_alpha(0)
     ax.set_axis_off()
-    ax.set(xlim=(0, 1), ylim=(0, 1))
-    width, height = 0.32, 0.16
+    # Limits with room around every box, so that no box is clipped.
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.04))
     for x, y, label, is_math in NODES.values():
         ax.add_patch(
             FancyBboxPatch(
-                (x - width / 2, y - height / 2),
-                width,
-                height,
+                (x - WIDTH / 2, y - HEIGHT / 2),
+                WIDTH,
+                HEIGHT,
                 boxstyle="round,pad=0.01,rounding_size=0.02",
                 facecolor=colors["math" if is_math else "box"],
                 edgecolor=colors["edge"],
@@ -86,15 +88,15 @@ def chapter_2_map(theme: str) -> None:
             label,
             ha="center",
             va="center",
-            fontsize=10,
+            fontsize=11,
             color=colors["text"],
         )
     for start, end in EDGES:
         (x0, y0, *_), (x1, y1, *_) = NODES[start], NODES[end]
         ax.annotate(
             "",
-            xy=(x1, y1 + height / 2),
-            xytext=(x0, y0 - height / 2),
+            xy=(x1, y1 + HEIGHT / 2 + 0.01),
+            xytext=(x0, y0 - HEIGHT / 2 - 0.01),
             arrowprops={
                 "arrowstyle": "-|>",
                 "color": colors["arrow"],
@@ -102,18 +104,19 @@ def chapter_2_map(theme: str) -> None:
             },
         )
     ax.text(
-        0.01,
-        0.99,
+        0.0,
+        1.03,
         "arrows point from a page to the pages that build on it",
         transform=ax.transAxes,
         va="top",
-        fontsize=8,
+        fontsize=9,
         color=colors["arrow"],
     )
     fig.savefig(
         FIGURES / f"chapter-2-map-{theme}.png",
         dpi=150,
         bbox_inches="tight",
+        pad_inches=0.05,
         metadata={"Software": None},
     )
     plt.close(fig)

@@ -9,7 +9,7 @@ PyTorch's autograd.
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
-from .notebook import quiet_native_stderr, show_source
+from .notebook import quiet_native_stderr, show_source, use_book_style
 from .functional import (
     cross_entropy,
     cross_entropy_grad,
@@ -52,4 +52,5 @@ __all__ = [
     "softmax_vjp",
     "torch_mape",
     "training_loop",
+    "use_book_style",
 ]

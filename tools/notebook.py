@@ -18,7 +18,12 @@ from typing import Any, Iterator
 
 from ._repo import BRANCH, REPOSITORY_URL
 
-__all__ = ["show_source", "source_markdown", "quiet_native_stderr"]
+__all__ = [
+    "show_source",
+    "source_markdown",
+    "quiet_native_stderr",
+    "use_book_style",
+]
 
 # The folder that holds the ``tools`` package: shown paths are relative to
 # it ("tools/functional.py"), the same here, in Colab and on the site.
@@ -153,3 +158,29 @@ def _doc_markdown(doc: str) -> str:
             text = text[:-1]
         out.append(_inline(text))
     return "\n\n".join(out)
+
+
+def use_book_style() -> None:
+    """Matplotlib settings for the book's figures; call once per notebook.
+
+    Figures stay white and opaque, as the axes, ticks and colour maps are
+    drawn for white; a wide white margin makes each PNG a deliberate white
+    card on the site's dark theme instead of a plot cut at its axes. The
+    fonts are large enough to read once the figure is shrunk to the
+    page's column.
+    """
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update(
+        {
+            "figure.facecolor": "white",
+            "savefig.facecolor": "white",
+            "savefig.pad_inches": 0.3,
+            "font.size": 11,
+            "axes.titlesize": 12,
+            "axes.labelsize": 11,
+            "xtick.labelsize": 10,
+            "ytick.labelsize": 10,
+            "legend.fontsize": 10,
+        }
+    )
