@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what the browser test needs from Debian/Ubuntu packages: Chromium, and a font with the
-# book's symbols (➗). Runs only where it can (as root with apt-get); elsewhere it says what to do,
+# book's symbols (emoji). Runs only where it can (as root with apt-get); elsewhere it says what to do,
 # and tests/test_browser.py skips with the same advice (outside CI, where a missing browser fails).
 set -u
 missing=()

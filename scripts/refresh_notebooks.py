@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Re-execute notebooks in a fresh kernel and store their outputs in place (`make refresh`).
+"""Re-execute notebooks in a fresh kernel and store their outputs in place
+(`make refresh`).
 
-Usage: python scripts/refresh_notebooks.py [NOTEBOOK ...]   (default: every notebook in content/)
+Usage: python scripts/refresh_notebooks.py [NOTEBOOK ...]
+       (default: every notebook in content/)
 
-Each notebook runs top to bottom in its own new kernel of the current Python environment, the
-way nbval and a learner run it. Cell timing metadata is not recorded and consecutive stream
-outputs are merged, so a refresh that changes no result changes no byte of the file.
+Each notebook runs top to bottom in its own new kernel of the current Python
+environment, the way nbval and a learner run it. Cell timing metadata is not
+recorded and consecutive stream outputs are merged, so a refresh that changes
+no result changes no byte of the file.
 """
 
 from __future__ import annotations
@@ -20,11 +23,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def coalesce_streams(cell: nbformat.NotebookNode) -> None:
-    """Merge consecutive stdout (or stderr) outputs, which the kernel splits at arbitrary flushes."""
+    """Merge consecutive stdout (or stderr) outputs, which the kernel splits at
+    arbitrary flushes."""
     merged: list[nbformat.NotebookNode] = []
     for out in cell.get("outputs", []):
         prev = merged[-1] if merged else None
-        if out.output_type == "stream" and prev is not None and prev.output_type == "stream" and prev.name == out.name:
+        if (
+            out.output_type == "stream"
+            and prev is not None
+            and prev.output_type == "stream"
+            and prev.name == out.name
+        ):
             prev.text += out.text
         else:
             merged.append(out)
@@ -34,7 +43,10 @@ def coalesce_streams(cell: nbformat.NotebookNode) -> None:
 def refresh(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, kernel_name="python3", timeout=600, record_timing=False,
+        nb,
+        kernel_name="python3",
+        timeout=600,
+        record_timing=False,
         resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
@@ -46,7 +58,9 @@ def refresh(path: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(a).resolve() for a in argv] or sorted((ROOT / "content").rglob("*.ipynb"))
+    paths = [Path(a).resolve() for a in argv] or sorted(
+        (ROOT / "content").rglob("*.ipynb")
+    )
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]
     for path in paths:
         print(f"executing {path.relative_to(ROOT)}", flush=True)

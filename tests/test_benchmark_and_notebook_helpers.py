@@ -12,7 +12,9 @@ Covered:
 * ``seconds_per_call``: a positive float, ``fn`` called at least ``repeat`` times;
 * ``quiet_native_stderr``: file descriptor 2 silenced inside the block, restored after it, even
   when the block raises;
-* ``show_source``: a Markdown python code block of the source; ``TypeError`` for non-code;
+* ``show_source``: a caption with the file, lines and link to the repository; the docstring as
+  Markdown prose; the code without it; the same text wherever ``tools`` is installed;
+  ``TypeError`` for non-code;
 * ``SoftmaxClassifier.logits``/``predict``/``evaluate`` raise ``ValueError`` ("overflowed") instead
   of returning NaN for finite but huge inputs.
 """
@@ -20,13 +22,17 @@ Covered:
 from __future__ import annotations
 
 import gc
+import inspect
 import os
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import tools
+from tools._repo import BRANCH, REPOSITORY_URL
+from tools.notebook import source_markdown
 from tools.benchmark import PeakTensorMemory, growth_exponent, peak_tensor_bytes, seconds_per_call
 from tools.jacobian import ROUTES
 
@@ -201,14 +207,81 @@ def test_quiet_native_stderr_leaks_no_descriptor():
 @pytest.mark.parametrize("obj, name", [
     (tools.softmax, "def softmax"),
     (tools.SoftmaxClassifier.logits, "def logits"),   # a method: dedented
-    (tools.EpochLog, "class EpochLog"),
+    (tools.EpochLog, "class EpochLog"),               # a decorated class
 ])
 def test_show_source_returns_python_markdown(obj, name):
     pytest.importorskip("IPython")
     data = tools.show_source(obj).data
-    assert data.startswith("```python\n") and data.endswith("\n```")
-    assert name in data
-    assert data.splitlines()[1].startswith(name.split()[0]) or data.splitlines()[1].startswith("@")
+    assert data == source_markdown(obj)
+    code = data.split("```python\n", 1)[1]
+    assert code.endswith("\n```")
+    assert code.startswith((name, "@"))
+    assert name in code
+
+
+def _code_block(markdown: str) -> str:
+    return markdown.split("```python\n", 1)[1].rsplit("\n```", 1)[0]
+
+
+@pytest.mark.parametrize("obj", [
+    tools.softmax, tools.SoftmaxClassifier.gradients, tools.training_loop, tools.EpochLog,
+])
+def test_show_source_caption_names_file_lines_and_links_them(obj):
+    lines, first = inspect.getsourcelines(obj)
+    last = first + len(lines) - 1
+    module = inspect.getsourcefile(obj)
+    relative = "tools/" + Path(module).name
+    caption = source_markdown(obj).split("\n", 1)[0]
+    assert caption == (
+        f"**`{obj.__qualname__}`** · [{relative}, lines {first}–{last}]"
+        f"({REPOSITORY_URL}/blob/{BRANCH}/{relative}#L{first}-L{last})"
+    )
+
+
+def test_show_source_is_the_same_wherever_tools_lives():
+    """No absolute path: only the path inside the package appears."""
+    text = source_markdown(tools.softmax)
+    assert str(Path(tools.__file__).parent) not in text
+    assert "tools/functional.py" in text
+
+
+def test_show_source_shows_the_docstring_as_prose_and_code_without_it():
+    text = source_markdown(tools.SoftmaxClassifier.gradients)
+    prose, code = text.split("```python\n", 1)
+    assert '"""' not in code and "(X^T dL/dZ, 1^T dL/dZ)" not in code
+    assert "`(dL/dW, dL/db) = (X^T dL/dZ, 1^T dL/dZ)`." in prose
+    assert "``" not in prose and ":mod:" not in prose
+    assert "`tools.jacobian`" in prose   # was :mod:`tools.jacobian`
+    # code lines follow each other as in the file, the docstring's lines cut
+    assert code.startswith("def gradients(") and "x, y_true = self._check_data" in code
+
+
+def test_show_source_turns_doctests_and_literal_blocks_into_code_blocks():
+    softmax = source_markdown(tools.softmax)
+    assert "```pycon\n>>> z = [[1.0, 2.0, 3.0]" in softmax
+    doc = tools.notebook._doc_markdown(
+        "Summary with ``code`` and :func:`f`.\n\nThe model::\n\n    Z = X W + b\n\nAfter."
+    )
+    assert doc == "Summary with `code` and `f`.\n\nThe model:\n\n```text\nZ = X W + b\n```\n\nAfter."
+
+
+def test_show_source_without_docstring_shows_caption_and_code_only():
+    text = source_markdown(tools.SoftmaxClassifier._step)
+    caption, rest = text.split("\n\n", 1)
+    assert caption.startswith("**`SoftmaxClassifier._step`** · [tools/softmax_classifier.py")
+    assert rest.startswith("```python\ndef _step(")
+
+
+@pytest.mark.parametrize("module", ["functional", "jacobian", "training", "softmax_classifier",
+                                    "linear_models", "benchmark", "notebook"])
+def test_shown_code_fits_the_column(module):
+    """Every public function and method, as show_source prints it, fits 79 columns."""
+    mod = __import__(f"tools.{module}", fromlist=["_"])
+    for name, obj in vars(mod).items():
+        if getattr(obj, "__module__", None) != mod.__name__ or not callable(obj):
+            continue
+        long = [line for line in _code_block(source_markdown(obj)).splitlines() if len(line) > 79]
+        assert long == [], f"{module}.{name}: {long}"
 
 
 @pytest.mark.parametrize("obj", [42, "softmax", len, None])

@@ -9,14 +9,28 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [
-    "content/intro.html",
-    "content/2-classification/classification.html",
-    "content/2-classification/2-1-multiclass-classification.html",
-    "content/2-classification/2-2-multiclass-classification-keras.html",
-    "content/2-classification/2-3-gradients-through-the-jacobian.html",
-    "content/2-classification/softmax-derivative.html",
-]
+
+
+def toc_pages() -> list[str]:
+    """The HTML page of every entry of ``_toc.yml``, in the book's order."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc["parts"])
+    return [f"{f}.html" for f in files]
+
+
+PAGES = toc_pages()
 REMOTE_ASSET = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"'](?:https?:)?//[^\"']+", re.I)
 
 pytestmark = pytest.mark.slow

@@ -42,7 +42,21 @@ def test_links_and_setup_come_from_the_config():
     path = NOTEBOOK.relative_to(ROOT).as_posix()
     assert f"https://colab.research.google.com/github/{slug}/blob/{branch}/{path}" in nb.cells[0].source
     assert f"https://nbviewer.org/github/{slug}/blob/{branch}/{path}" in nb.cells[0].source
-    assert f"git+{url}@{branch}" in setup_cell()
+    assert f'REPO = "{url}"' in setup_cell() and f"git+{{REPO}}@{branch}" in setup_cell()
+
+
+def test_setup_cell_is_collapsed_on_the_site():
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code")
+    assert "hide-input" in setup.metadata.get("tags", [])
+
+
+def test_tools_knows_the_repository_of_the_config():
+    """tools/_repo.py (read by show_source's links) agrees with _config.yml."""
+    from tools import _repo
+
+    url, _, branch = sync_notebooks.repository()
+    assert (_repo.REPOSITORY_URL, _repo.BRANCH) == (url, branch)
 
 
 def test_check_mode_notices_a_stale_notebook(tmp_path, monkeypatch):

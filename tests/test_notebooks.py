@@ -525,3 +525,100 @@ def test_toc_and_content_agree():
     assert unlisted == [], (
         f"pages in content/ missing from _toc.yml: {unlisted}"
     )
+
+
+# -- exercises have worked solutions -------------------------------------------------------------
+SOLUTION_TAG = "hide-cell"
+_EXERCISE_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
+
+
+def exercise_numbers(nb: dict) -> list[int]:
+    """The numbers of the list in the ``## Exercises`` markdown cell (none if it has none)."""
+    for cell in nb.get("cells", []):
+        source = "".join(cell.get("source", ""))
+        if cell.get("cell_type") == "markdown" and "## Exercises" in source:
+            listed = source.split("## Exercises", 1)[1].split("\n#", 1)[0]
+            return [int(k) for k in _EXERCISE_ITEM.findall(listed)]
+    return []
+
+
+def solution_problems(nb: dict) -> list[str]:
+    """Every exercise k needs a code cell whose first line is ``# Solution to exercise k``,
+    tagged ``hide-cell`` (collapsed on the site), that stores an output (nbval checks it)."""
+    problems: list[str] = []
+    solutions: dict[int, dict] = {}
+    for cell in nb.get("cells", []):
+        source = "".join(cell.get("source", ""))
+        first = source.split("\n", 1)[0].strip()
+        found = re.fullmatch(r"# Solution to exercise (\d+)", first)
+        if cell.get("cell_type") == "code" and found:
+            solutions[int(found.group(1))] = cell
+    for k in exercise_numbers(nb):
+        cell = solutions.get(k)
+        if cell is None:
+            problems.append(
+                f"exercise {k}: no code cell starting '# Solution to exercise {k}'"
+            )
+            continue
+        if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
+            problems.append(
+                f"exercise {k}: its solution is not tagged {SOLUTION_TAG!r}"
+            )
+        if not cell.get("outputs"):
+            problems.append(
+                f"exercise {k}: its solution stores no output to check"
+            )
+    return problems
+
+
+def _solution(
+    k: int, tags=(SOLUTION_TAG,), text: str = "True\n"
+) -> nbformat.NotebookNode:
+    cell = _ran(f"# Solution to exercise {k}\nprint(True)", k, text=text)
+    cell.metadata["tags"] = list(tags)
+    return cell
+
+
+_EXERCISES = new_markdown_cell(
+    "## Exercises\n\n1. Do this.\n2. Then that,\n   on two lines."
+)
+
+
+def test_solution_checker_accepts_solved_exercises():
+    assert exercise_numbers(_nb(_EXERCISES)) == [1, 2]
+    assert solution_problems(_nb(_EXERCISES, _solution(1), _solution(2))) == []
+    assert (
+        solution_problems(_nb(new_markdown_cell("## What we learned\n\n1. a")))
+        == []
+    )
+
+
+def test_solution_checker_refuses_missing_untagged_and_unrun_solutions():
+    assert solution_problems(_nb(_EXERCISES, _solution(1))) == [
+        "exercise 2: no code cell starting '# Solution to exercise 2'"
+    ]
+    untagged = solution_problems(
+        _nb(_EXERCISES, _solution(1), _solution(2, tags=()))
+    )
+    assert untagged == ["exercise 2: its solution is not tagged 'hide-cell'"]
+    unrun = _solution(2)
+    unrun.outputs = []
+    assert solution_problems(_nb(_EXERCISES, _solution(1), unrun)) == [
+        "exercise 2: its solution stores no output to check"
+    ]
+    # the marker must be the cell's first line
+    late = _ran("x = 1\n# Solution to exercise 2", 2)
+    late.metadata["tags"] = [SOLUTION_TAG]
+    assert (
+        "exercise 2: no code cell"
+        in solution_problems(_nb(_EXERCISES, _solution(1), late))[0]
+    )
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_every_exercise_has_a_worked_solution(path):
+    nb = nbformat.read(path, as_version=4)
+    assert exercise_numbers(nb), (
+        "the notebook has no numbered ## Exercises list"
+    )
+    assert solution_problems(nb) == []

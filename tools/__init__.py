@@ -1,6 +1,7 @@
 """Reusable code of the Inside Deep Learning course.
 
-The notebooks import from here, and ``tests/`` checks every piece against PyTorch's autograd.
+The notebooks import from here, and ``tests/`` checks every piece against
+PyTorch's autograd.
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
@@ -8,7 +9,7 @@ The notebooks import from here, and ``tests/`` checks every piece against PyTorc
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
-from .notebook import quiet_native_stderr, show_source
+from .notebook import quiet_native_stderr, show_source, use_book_style
 from .functional import (
     cross_entropy,
     cross_entropy_grad,
@@ -65,4 +66,5 @@ __all__ = [
     "softmax_vjp",
     "torch_mape",
     "training_loop",
+    "use_book_style",
 ]

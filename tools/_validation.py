@@ -1,7 +1,8 @@
 """Input checks shared by the modules of :mod:`tools`.
 
-Every check raises at the boundary with a message that names the argument, what was
-expected and what came, so that a learner's mistake never turns into a silent NaN.
+Every check raises at the boundary with a message that names the argument, what
+was expected and what came, so that a learner's mistake never turns into a
+silent NaN.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ def check_finite(name: str, t: torch.Tensor) -> None:
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t)).sum())
         raise ValueError(
-            f"{name} must be finite, but {bad} of its {t.numel()} entries are NaN or inf"
+            f"{name} must be finite, but {bad} of its {t.numel()} entries "
+            "are NaN or inf"
         )
 
 
@@ -36,11 +38,13 @@ def check_matrix(
     n_cols: int | None = None,
     cols_are: str = "columns",
 ) -> None:
-    """Raise ``ValueError`` unless ``t`` is 2-D with at least one row (and ``n_cols`` columns)."""
+    """Raise ``ValueError`` unless ``t`` is 2-D with at least one row (and
+    ``n_cols`` columns)."""
     if t.dim() != 2:
         want = f"(m, {n_cols})" if n_cols is not None else "(m, n)"
         raise ValueError(
-            f"{name} must be a 2-D tensor of shape {want}, got shape {tuple(t.shape)}"
+            f"{name} must be a 2-D tensor of shape {want}, "
+            f"got shape {tuple(t.shape)}"
         )
     if t.shape[0] == 0:
         raise ValueError(
@@ -48,7 +52,8 @@ def check_matrix(
         )
     if n_cols is not None and t.shape[1] != n_cols:
         raise ValueError(
-            f"{name} must have {n_cols} {cols_are} (shape (m, {n_cols})), got shape {tuple(t.shape)}"
+            f"{name} must have {n_cols} {cols_are} (shape (m, {n_cols})), "
+            f"got shape {tuple(t.shape)}"
         )
 
 
@@ -62,18 +67,21 @@ def check_like(
     """Raise ``ValueError`` unless ``t`` lives on ``device`` with ``dtype``."""
     if t.device != device:
         raise ValueError(
-            f"{name} is on device {t.device} but {owner} is on {device}; move it with {name}.to({str(device)!r})"
+            f"{name} is on device {t.device} but {owner} is on {device}; "
+            f"move it with {name}.to({str(device)!r})"
         )
     if t.dtype != dtype:
         raise ValueError(
-            f"{name} has dtype {t.dtype} but {owner} has dtype {dtype}; convert it with {name}.to({dtype})"
+            f"{name} has dtype {t.dtype} but {owner} has dtype {dtype}; "
+            f"convert it with {name}.to({dtype})"
         )
 
 
 def check_probability_rows(
     name: str, t: torch.Tensor, atol: float | None = None
 ) -> None:
-    """Raise ``ValueError`` unless every row of ``t`` is non-negative and sums to 1."""
+    """Raise ``ValueError`` unless every row of ``t`` is non-negative and sums
+    to 1."""
     if atol is None:
         atol = (
             1e-6
@@ -82,7 +90,8 @@ def check_probability_rows(
         )
     if bool((t < 0).any()):
         raise ValueError(
-            f"{name} must hold one-hot or probability rows, but it has negative entries"
+            f"{name} must hold one-hot or probability rows, "
+            "but it has negative entries"
         )
     sums = t.sum(dim=1)
     off = (sums - 1).abs() > atol
@@ -97,7 +106,8 @@ def check_probability_rows(
 def check_same_rows(
     name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
 ) -> None:
-    """Raise ``ValueError`` unless ``a`` and ``b`` have the same number of samples (rows)."""
+    """Raise ``ValueError`` unless ``a`` and ``b`` have the same number of
+    samples (rows)."""
     if a.shape[0] != b.shape[0]:
         raise ValueError(
             f"{name_a} and {name_b} must have the same number of samples, "
@@ -106,10 +116,12 @@ def check_same_rows(
 
 
 def check_int(name: str, value: object, minimum: int) -> int:
-    """Return ``value`` as an int if it is an integer ``>= minimum``, else raise."""
+    """Return ``value`` as an int if it is an integer ``>= minimum``, else
+    raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(
-            f"{name} must be an integer >= {minimum}, got {value!r} ({type(value).__name__})"
+            f"{name} must be an integer >= {minimum}, "
+            f"got {value!r} ({type(value).__name__})"
         )
     if value < minimum:
         raise ValueError(
@@ -119,10 +131,12 @@ def check_int(name: str, value: object, minimum: int) -> int:
 
 
 def check_positive_float(name: str, value: object) -> float:
-    """Return ``value`` as a float if it is a finite number ``> 0``, else raise."""
+    """Return ``value`` as a float if it is a finite number ``> 0``, else
+    raise."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(
-            f"{name} must be a positive number, got {value!r} ({type(value).__name__})"
+            f"{name} must be a positive number, "
+            f"got {value!r} ({type(value).__name__})"
         )
     value = float(value)
     if not (value > 0 and value != float("inf")):

@@ -1,10 +1,11 @@
-"""Measure what a computation costs: time per call, peak memory of its tensors, and growth rates.
+"""Measure what a computation costs: time per call, peak memory of its tensors,
+and growth rates.
 
 Memory is counted by watching every tensor that PyTorch's operators create
-(:class:`PeakTensorMemory`), not by asking the operating system. The count is the same on every
-run and every device, so a notebook can print it, or a verdict built on it, and nbval can
-check it. Times are real and change from run to run; print them only in cells whose output
-nbval ignores.
+(:class:`PeakTensorMemory`), not by asking the operating system. The count is
+the same on every run and every device, so a notebook can print it, or a
+verdict built on it, and nbval can check it. Times are real and change from run
+to run; print them only in cells whose output nbval ignores.
 """
 
 from __future__ import annotations
@@ -27,12 +28,15 @@ __all__ = [
 
 
 class PeakTensorMemory(TorchDispatchMode):
-    """Within the ``with`` block, track the bytes held by storages that operators allocate.
+    """Within the ``with`` block, track the bytes held by storages that
+    operators allocate.
 
-    Each new storage counts from the moment an operator returns it until the storage is freed. Views share their input's storage and add nothing; tensors that
-    existed before the block are not counted. ``peak`` is
-    the largest total seen. Temporaries inside composite operators such as ``einsum`` are
-    counted too, since those decompose into operators that pass through here.
+    Each new storage counts from the moment an operator returns it until the
+    storage is freed. Views share their input's storage and add nothing;
+    tensors that existed before the block are not counted. ``peak`` is the
+    largest total seen. Temporaries inside composite operators such as
+    ``einsum`` are counted too, since those decompose into operators that pass
+    through here.
 
     >>> with PeakTensorMemory() as mem:
     ...     a = torch.zeros(1000, dtype=torch.float64)
@@ -62,7 +66,8 @@ class PeakTensorMemory(TorchDispatchMode):
     ) -> Any:
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        # A view (x.T, x[:m], ...) shares its input's storage: nothing new was allocated.
+        # A view (x.T, x[:m], ...) shares its input's storage: nothing new was
+        # allocated.
         inputs = {
             t.untyped_storage().data_ptr()
             for t in tree_flatten((args, kwargs))[0]
@@ -76,14 +81,16 @@ class PeakTensorMemory(TorchDispatchMode):
                     self._live.add(key)
                     self.current += nbytes
                     self.peak = max(self.peak, self.current)
-                    # Tie the release to the storage, not to this tensor object: an operator may
-                    # return a temporary tensor whose storage lives on in a view of it.
+                    # Tie the release to the storage, not to this tensor
+                    # object: an operator may return a temporary tensor whose
+                    # storage lives on in a view of it.
                     weakref.finalize(storage, self._release, key, nbytes)
         return out
 
 
 def peak_tensor_bytes(fn: Callable[[], Any]) -> int:
-    """Peak bytes of the tensors that ``fn()`` allocates (its result included), by :class:`PeakTensorMemory`."""
+    """Peak bytes of the tensors that ``fn()`` allocates (its result included),
+    by :class:`PeakTensorMemory`."""
     with PeakTensorMemory() as mem:
         result = fn()
         del result
@@ -98,10 +105,12 @@ def _synchronize() -> None:
 def seconds_per_call(
     fn: Callable[[], Any], *, repeat: int = 5, min_time: float = 0.05
 ) -> float:
-    """Best-of-``repeat`` wall time of one call of ``fn``, each timing long enough to be meaningful.
+    """Best-of-``repeat`` wall time of one call of ``fn``, each timing long
+    enough to be meaningful.
 
-    One warm-up call first; then each of the ``repeat`` rounds calls ``fn`` enough times to last
-    at least ``min_time`` seconds. The minimum over rounds is the least disturbed by other work.
+    One warm-up call first; then each of the ``repeat`` rounds calls ``fn``
+    enough times to last at least ``min_time`` seconds. The minimum over rounds
+    is the least disturbed by other work.
     """
     fn()
     _synchronize()
@@ -126,14 +135,17 @@ def seconds_per_call(
 
 
 def growth_exponent(sizes: Sequence[float], costs: Sequence[float]) -> float:
-    """Slope of the least-squares line through ``(log size, log cost)``: cost grows like ``size**slope``.
+    """Slope of the least-squares line through ``(log size, log cost)``: cost
+    grows like ``size**slope``.
 
-    >>> round(growth_exponent([8, 16, 32, 64], [3 * m**2 for m in [8, 16, 32, 64]]), 6)
+    >>> sizes = [8, 16, 32, 64]
+    >>> round(growth_exponent(sizes, [3 * m**2 for m in sizes]), 6)
     2.0
     """
     if len(sizes) != len(costs) or len(sizes) < 2:
         raise ValueError(
-            f"sizes and costs must have the same length >= 2, got {len(sizes)} and {len(costs)}"
+            "sizes and costs must have the same length >= 2, "
+            f"got {len(sizes)} and {len(costs)}"
         )
     if min(sizes) <= 0 or min(costs) <= 0:
         raise ValueError("sizes and costs must be positive to take logarithms")

@@ -1,15 +1,18 @@
-"""Three routes to the same gradient of the softmax classifier, from the most literal to the cheapest.
+"""Three routes to the same gradient of the softmax classifier, from the most
+literal to the cheapest.
 
-All three start from ``G = dL/dY_hat`` (:func:`tools.functional.cross_entropy_grad`) or from its
-collapsed form, and end with ``(dL/dW, dL/db)``:
+All three start from ``G = dL/dY_hat``
+(:func:`tools.functional.cross_entropy_grad`) or from its collapsed form, and
+end with ``(dL/dW, dL/db)``:
 
 ``full-jacobian``
-    Build every partial derivative as the index derivation writes it, then contract with
-    ``torch.einsum``: ``dY_hat/dZ`` is an ``(m, n1, m, n1)`` tensor and ``dZ/dW`` an
-    ``(m, n1, n, n1)`` one. Memory grows as ``m**2``.
+    Build every partial derivative as the index derivation writes it, then
+    contract with ``torch.einsum``: ``dY_hat/dZ`` is an ``(m, n1, m, n1)``
+    tensor and ``dZ/dW`` an ``(m, n1, n, n1)`` one. Memory grows as ``m**2``.
 ``block-jacobian``
-    Sample ``i``'s probabilities depend only on sample ``i``'s logits, so ``dY_hat/dZ`` is zero
-    off its ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T``; keep just those, ``(m, n1, n1)``.
+    Sample ``i``'s probabilities depend only on sample ``i``'s logits, so
+    ``dY_hat/dZ`` is zero off its ``m`` diagonal blocks ``diag(s_i) - s_i
+    s_i^T``; keep just those, ``(m, n1, n1)``.
 ``closed-form``
     ``dL/dZ = (Y_hat - Y)/m``, then ``X^T dL/dZ`` and the column sums.
 """
@@ -35,14 +38,16 @@ __all__ = [
     "gradients_closed_form",
 ]
 
-#: The full-Jacobian route refuses a batch whose Jacobians would take more than this (1 GiB).
+#: The full-Jacobian route refuses a batch whose Jacobians would take more than
+#: this (1 GiB).
 DEFAULT_MAX_JACOBIAN_BYTES = 2**30
 
 Gradients = tuple[torch.Tensor, torch.Tensor]
 
 
 def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
-    """``J[i, j, k, l] = dY_hat_ij / dZ_kl = delta_ik * Y_hat_ij * (delta_jl - Y_hat_il)``, shape ``(m, n1, m, n1)``.
+    """``J[i, j, k, l] = dY_hat_ij / dZ_kl = delta_ik * Y_hat_ij * (delta_jl -
+    Y_hat_il)``, shape ``(m, n1, m, n1)``.
 
     >>> s = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
     >>> softmax_jacobian(s).reshape(2, 2)
@@ -58,14 +63,16 @@ def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
 
 
 def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
-    """The ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T`` of :func:`softmax_jacobian`, shape ``(m, n1, n1)``."""
+    """The ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T`` of
+    :func:`softmax_jacobian`, shape ``(m, n1, n1)``."""
     return torch.diag_embed(y_pred) - y_pred[:, :, None] * y_pred[:, None, :]
 
 
 def logits_jacobian_wrt_weights(
     x: torch.Tensor, n_classes: int
 ) -> torch.Tensor:
-    """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape ``(m, n1, n, n1)``."""
+    """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape
+    ``(m, n1, n, n1)``."""
     eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
     return torch.einsum("ip,jq->ijpq", x, eye)
 
@@ -73,8 +80,8 @@ def logits_jacobian_wrt_weights(
 def format_bytes(n: int) -> str:
     """``n`` bytes in the largest binary unit that keeps it at least 1.
 
-    >>> format_bytes(1000), format_bytes(9360), format_bytes(1207296), format_bytes(3 * 2**29)
-    ('1000 B', '9.14 KiB', '1.15 MiB', '1.50 GiB')
+    >>> [format_bytes(n) for n in (1000, 9360, 1207296, 3 * 2**29)]
+    ['1000 B', '9.14 KiB', '1.15 MiB', '1.50 GiB']
     """
     if n < 1024:
         return f"{n} B"
@@ -88,7 +95,8 @@ def format_bytes(n: int) -> str:
 def full_jacobian_bytes(
     m: int, n_features: int, n_classes: int, itemsize: int = 8
 ) -> int:
-    """Bytes of the two Jacobians the full route builds: ``(m n1)^2 + m n1 n n1`` numbers.
+    """Bytes of the two Jacobians the full route builds: ``(m n1)^2 + m n1 n
+    n1`` numbers.
 
     >>> full_jacobian_bytes(1024, 5, 3)  # float64
     75866112
@@ -105,19 +113,22 @@ def gradients_full_jacobian(
     *,
     max_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES,
 ) -> Gradients:
-    """``dL/dW`` and ``dL/db`` by contracting full Jacobians, the way the index derivation reads.
+    """``dL/dW`` and ``dL/db`` by contracting full Jacobians, the way the index
+    derivation reads.
 
-    Raises ``MemoryError`` (before allocating anything) when the Jacobians would need more than
-    ``max_bytes``; the einsum calls need a few times that at their peak.
+    Raises ``MemoryError`` (before allocating anything) when the Jacobians
+    would need more than ``max_bytes``; the einsum calls need a few times that
+    at their peak.
     """
     m, n = x.shape
     n1 = y_pred.shape[1]
     need = full_jacobian_bytes(m, n, n1, y_pred.element_size())
     if need > max_bytes:
         raise MemoryError(
-            f"the full Jacobian of a batch of {m} samples with {n1} classes needs {format_bytes(need)}, "
-            f"more than max_bytes={max_bytes} ({format_bytes(max_bytes)}); use a smaller batch, a larger max_bytes, "
-            "or the block-jacobian / closed-form route"
+            f"the full Jacobian of a batch of {m} samples with {n1} classes "
+            f"needs {format_bytes(need)}, more than max_bytes={max_bytes} "
+            f"({format_bytes(max_bytes)}); use a smaller batch, a larger "
+            "max_bytes, or the block-jacobian / closed-form route"
         )
     grad_y_pred = cross_entropy_grad(y_true, y_pred)  # (m, n1)
     dz = torch.einsum(
@@ -135,7 +146,8 @@ def gradients_full_jacobian(
 def gradients_block_jacobian(
     x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
 ) -> Gradients:
-    """``dL/dW`` and ``dL/db`` through the ``m`` blocks of the softmax Jacobian only."""
+    """``dL/dW`` and ``dL/db`` through the ``m`` blocks of the softmax Jacobian
+    only."""
     grad_y_pred = cross_entropy_grad(y_true, y_pred)
     dz = torch.einsum(
         "ij,ijl->il", grad_y_pred, softmax_jacobian_blocks(y_pred)
@@ -151,7 +163,8 @@ def gradients_closed_form(
     return x.T @ dz, dz.sum(dim=0)
 
 
-#: The routes by name, as :class:`tools.SoftmaxClassifier`'s ``gradient=`` argument takes them.
+#: The routes by name, as :class:`tools.SoftmaxClassifier`'s ``gradient=``
+#: argument takes them.
 ROUTES: dict[str, Callable[..., Gradients]] = {
     "closed-form": gradients_closed_form,
     "block-jacobian": gradients_block_jacobian,

@@ -356,7 +356,7 @@ class LinearRegression(_LinearModel):
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(dL/dW, dL/db) = (X^T G + lambda W, 1^T G)``, ``G = dL/dY_hat``."""
+        """``(dL/dW, dL/db) = (X^T G + lambda W, 1^T G)``, G = dL/dY_hat."""
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
         return self._gradients(x, y_true, y_pred)
@@ -377,7 +377,7 @@ class LinearRegression(_LinearModel):
         y_pred: torch.Tensor,
         lr: float,
     ) -> None:
-        """One gradient-descent step in place: ``W -= lr dL/dW``, same for b."""
+        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
         lr = v.check_positive_float("lr", lr)
         dw, db = self.gradients(x, y_true, y_pred)
         self.w.add_(dw, alpha=-lr)

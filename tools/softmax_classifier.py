@@ -1,6 +1,7 @@
 """A softmax (multinomial logistic) classifier written from scratch in PyTorch.
 
-The model, for a batch ``X`` of ``m`` samples with ``n`` features and ``n1`` classes::
+The model, for a batch ``X`` of ``m`` samples with ``n`` features and ``n1``
+classes::
 
     Z     = X W + b                    (m, n1)  weighted sums (logits)
     Y_hat = softmax(Z), row by row     (m, n1)  class probabilities
@@ -8,13 +9,14 @@ The model, for a batch ``X`` of ``m`` samples with ``n`` features and ``n1`` cla
 
 and its gradient, derived by the chain rule in chapter 2::
 
-    dL/dY_hat = -(Y / Y_hat) / m
-    dL/dZ     = Y_hat * (dL/dY_hat - (dL/dY_hat * Y_hat) 1)   (the softmax's vector-Jacobian product)
-              = (Y_hat - Y) / m                                 (once the one-hot rows sum to 1)
+    dL/dY_hat = -(Y / Y_hat) / m             (G for short)
+    dL/dZ     = Y_hat * (G - (G * Y_hat) 1)  (vector-Jacobian product)
+              = (Y_hat - Y) / m              (once the rows of Y sum to 1)
     dL/dW     = X^T dL/dZ,   dL/db = 1^T dL/dZ
 
-Each line above is a function of :mod:`tools.functional` or a method below, under the name the
-notebook uses. No autograd is used here: the tests compare every gradient with ``torch.autograd``.
+Each line above is a function of :mod:`tools.functional` or a method below,
+under the name the notebook uses. No autograd is used here: the tests compare
+every gradient with ``torch.autograd``.
 """
 
 from __future__ import annotations
@@ -184,7 +186,7 @@ class SoftmaxClassifier(_LinearModel):
         y_pred: torch.Tensor,
         lr: float,
     ) -> None:
-        """One gradient-descent step in place: ``W -= lr dL/dW``, same for b."""
+        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
         lr = v.check_positive_float("lr", lr)
         dw, db = self.gradients(x, y_true, y_pred)
         self.w.add_(dw, alpha=-lr)
