@@ -29,12 +29,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch.testing import assert_close
+
+import tools
 
 from tools.functional import (
     cross_entropy,
@@ -223,3 +226,29 @@ def test_logits_grad_matches_autograd(batch):
     # ... and equals the chain it collapses.
     chain = softmax_vjp(p, cross_entropy_grad(y, p))
     assert_close(logits_grad(y, p), chain, rtol=1e-10, atol=1e-12)
+
+
+# -- inputs that have no softmax -----------------------------------------
+@pytest.mark.parametrize("fn", [tools.softmax, tools.log_softmax])
+@pytest.mark.parametrize(
+    "z, match",
+    [
+        ([1.0, 2.0], r"z must be a 2-D tensor of logits.*z\.unsqueeze\(0\)"),
+        ([[math.inf, 0.0]], r"row 0 has largest entry inf"),
+        (
+            [[0.0, 1.0], [-math.inf, -math.inf]],
+            r"row 1 has largest entry -inf",
+        ),
+        ([[0.0, math.nan]], r"row 0 has largest entry nan"),
+    ],
+    ids=["1-D", "+inf", "all -inf", "nan"],
+)
+def test_softmax_refuses_what_has_no_softmax(fn, z, match):
+    with pytest.raises(ValueError, match=match):
+        fn(torch.tensor(z, dtype=torch.float64))
+
+
+def test_a_minus_inf_logit_is_a_zero_probability():
+    z = torch.tensor([[0.0, -math.inf]], dtype=torch.float64)
+    assert tools.softmax(z).tolist() == [[1.0, 0.0]]
+    assert tools.log_softmax(z).tolist() == [[0.0, -math.inf]]

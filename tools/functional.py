@@ -52,7 +52,7 @@ def softmax(z: torch.Tensor) -> torch.Tensor:
     tensor([[0.0900, 0.2447, 0.6652],
             [1.0000, 0.0000, 0.0000]], dtype=torch.float64)
     """
-    shifted = z - z.max(dim=1, keepdim=True).values
+    shifted = z - _row_max(z)
     e = torch.exp(shifted)
     return e / e.sum(dim=1, keepdim=True)
 
@@ -64,8 +64,31 @@ def log_softmax(z: torch.Tensor) -> torch.Tensor:
     >>> log_softmax(torch.tensor([[1e4, 0.0]], dtype=torch.float64))
     tensor([[     0., -10000.]], dtype=torch.float64)
     """
-    shifted = z - z.max(dim=1, keepdim=True).values
+    shifted = z - _row_max(z)
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+
+
+def _row_max(z: torch.Tensor) -> torch.Tensor:
+    """Each row's largest logit, ``(m, 1)``; refuses what has no softmax.
+
+    A row whose maximum is +inf, -inf or NaN would give NaN probabilities
+    (``inf - inf``), so it raises instead; checking the ``m`` maxima costs
+    far less than a pass over ``z``.
+    """
+    if not isinstance(z, torch.Tensor) or z.dim() != 2:
+        shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z)
+        raise ValueError(
+            "z must be a 2-D tensor of logits, one row per sample, got "
+            f"{shape}; for a single sample use z.unsqueeze(0)"
+        )
+    top = z.max(dim=1, keepdim=True).values
+    if not bool(torch.isfinite(top).all()):
+        row = int((~torch.isfinite(top)).nonzero()[0, 0])
+        raise ValueError(
+            f"z must hold finite logits, but row {row} has largest entry "
+            f"{float(top[row, 0])}; its softmax is undefined"
+        )
+    return top
 
 
 def _clamped(y_pred: torch.Tensor) -> torch.Tensor:
@@ -153,7 +176,8 @@ def cross_entropy_with_logits(
     for probability targets. Its gradient is :func:`logits_grad`.
 
     >>> z = torch.tensor([[1e4, -1e4]], dtype=torch.float64)
-    >>> float(cross_entropy_with_logits(torch.tensor([[0.0, 1.0]]).double(), z))
+    >>> y = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    >>> float(cross_entropy_with_logits(y, z))
     20000.0
     """
     return -(y_true * log_softmax(logits)).sum() / y_true.shape[0]
