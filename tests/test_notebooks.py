@@ -1,9 +1,13 @@
-"""Checks that make nbval's verdict trustworthy, and that the table of contents matches content/.
+"""Checks that make nbval's verdict trustworthy, and that the table of
+contents matches content/.
 
-nbval compares a cell only if it was executed: a notebook saved without outputs passes it
-trivially. So every notebook in the book must have been run top to bottom in one fresh kernel
-(execution counts 1, 2, 3, ...), store no error, hold outputs, and show nothing that changes
-between machines. The first tests below check the checker itself on small made-up notebooks.
+nbval compares a cell only if it was executed: a notebook saved without
+outputs passes it trivially. So every notebook in the book must have been run
+top to bottom in one fresh kernel (execution counts 1, 2, 3, ...), store no
+error, hold outputs, write nothing to stderr, and show nothing that changes
+between machines (devices, thread counts, timings, addresses, paths). The
+first tests below check the checker itself on small made-up notebooks: each
+rule with an output it refuses and a near miss it accepts.
 """
 
 from __future__ import annotations
@@ -14,63 +18,175 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import (
+    new_code_cell,
+    new_markdown_cell,
+    new_notebook,
+    new_output,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 PAGE_SUFFIXES = {".md", ".ipynb"}
 
+# A number as Python, NumPy or IPython print it, and the units of a duration.
+_NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
+_TIME_UNIT = r"(?:ns|[\u00b5\u03bcu]s|ms|s|secs?|seconds?|minutes?|hours?)"
+_DEVICE = r"(?:cpu|gpu|cuda(?::\d+)?|mps|xpu)"
+
 VOLATILE = {
     "a CUDA device name": re.compile(r"device='cuda|cuda:\d"),
+    "a device": re.compile(
+        r"device\(type="  # repr of a torch.device
+        r"|device='(?:mps|xpu|xla|hpu)"  # a tensor on another accelerator
+        rf"|\bdevice\b\s*(?:[:=]|is)?\s*{_DEVICE}\b"  # Using device: cpu
+        rf"|\b(?:using|on)\s+(?:the\s+)?{_DEVICE}\b"  # running on cuda
+        rf"|^\s*{_DEVICE}\s*$",  # print(device) on a line of its own
+        re.IGNORECASE | re.MULTILINE,
+    ),
+    "a GPU name": re.compile(r"\b(?:NVIDIA|GeForce|Quadro|Radeon)\b"),
+    "a thread or core count": re.compile(
+        r"\b(?:\w+_)?(?:threads?|cores?|cpu_count)\s*(?:[:=]|is)?\s*\d"
+        r"|\b\d+\s+(?:cpu\s+)?(?:threads?|cores?)\b",
+        re.IGNORECASE,
+    ),
     "a memory address": re.compile(r"\b0x[0-9a-fA-F]{6,}\b"),
-    "an absolute path": re.compile(r"(/root/|/home/|/tmp/|/work/|/Users/|[A-Z]:\\\\)"),
-    "a timing": re.compile(r"\b\d+(\.\d+)?\s?(ms|µs|us|s)/(step|it|epoch)\b|Wall time|CPU times"),
+    "an absolute path": re.compile(
+        r"(/root/|/home/|/tmp/|/work/|/Users/|[A-Z]:\\\\)"
+    ),
+    "a timing": re.compile(
+        rf"\b{_NUMBER}\s?{_TIME_UNIT}(?!\w)"  # took 0.0213 s, 12ms/step
+        r"|\b\d+(?:\.\d+)?\s?(?:it|steps?|samples?|batch(?:es)?)/s\b"
+        r"|\b(?:took|elapsed|duration)\b\s*[:=]?\s*\d"
+        r"|\[\d+:\d\d<"  # a tqdm bar: [00:01<00:00, ...]
+        r"|Wall time|CPU times|per loop|loops each",
+        re.IGNORECASE,
+    ),
 }
-ALLOWED_ERROR_TAGS = {"raises-exception", "nbval-raises-exception"}
+# Text that changes from run to run even on one machine may stand in a cell
+# whose output nbval does not compare (# NBVAL_IGNORE_OUTPUT and the like).
+# The rest stays refused there too: it should not be printed at all.
+MAY_SHOW_WHERE_IGNORED = {"a timing"}
+
+# Native log lines and warnings that reached a cell's output, in any stream:
+# TensorFlow's C++ logging, glog/absl prefixes, Python's warning format.
+NATIVE_LOG = re.compile(
+    r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "  # TF C++ logging
+    r"|^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ "  # W0000 00:00:17324.12  123
+    r"|All log messages before absl::InitializeLog\(\) is called"
+    r"|^\S+\.py:\d+: \w*Warning: ",  # warnings.showwarning's format
+    re.MULTILINE,
+)
+
+# nbval's cell markers (comments in the source, or tags), as nbval reads them:
+# tags first, then comments, the later one of a kind winning.
+_MARKERS = {
+    "NBVAL_IGNORE_OUTPUT": ("check", False),
+    "PYTEST_VALIDATE_IGNORE_OUTPUT": ("check", False),
+    "NBVAL_CHECK_OUTPUT": ("check", True),
+    "NBVAL_SKIP": ("skip", True),
+    "NBVAL_RAISES_EXCEPTION": ("raises", True),
+}
+_TAGS = {k.lower().replace("_", "-"): v for k, v in _MARKERS.items()}
+_TAGS["raises-exception"] = ("raises", True)
+
+
+def nbval_options(cell: dict) -> dict[str, bool]:
+    """``check`` (compare the output), ``skip`` and ``raises`` for ``cell``."""
+    options = {"check": True, "skip": False, "raises": False}
+    for tag in cell.get("metadata", {}).get("tags", []):
+        if tag in _TAGS:
+            key, value = _TAGS[tag]
+            options[key] = value
+    for line in "".join(cell.get("source", "")).splitlines():
+        line = line.strip()
+        if line.startswith("#") and line.lstrip("#").strip() in _MARKERS:
+            key, value = _MARKERS[line.lstrip("#").strip()]
+            options[key] = value
+    return options
 
 
 def output_text(out: dict) -> str:
     if out.get("output_type") == "stream":
         return "".join(out.get("text", ""))
     data = out.get("data", {})
-    return "".join("".join(v) for k, v in data.items() if k.startswith("text/"))
+    return "".join(
+        "".join(v) for k, v in data.items() if k.startswith("text/")
+    )
 
 
 def notebook_problems(nb: dict) -> list[str]:
-    """Everything that would make nbval's verdict on ``nb`` meaningless or machine-dependent."""
+    """Everything that would make nbval's verdict on ``nb`` meaningless or
+    machine-dependent."""
     problems: list[str] = []
     expected, n_outputs = 1, 0
     for i, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code" or not "".join(cell.get("source", "")).strip():
+        if (
+            cell.get("cell_type") != "code"
+            or not "".join(cell.get("source", "")).strip()
+        ):
             continue
         count = cell.get("execution_count")
         if count is None:
-            problems.append(f"cell {i}: never executed, so nbval would not compare it")
+            problems.append(
+                f"cell {i}: never executed, so nbval would not compare it"
+            )
         elif count != expected:
-            problems.append(f"cell {i}: execution_count {count}, expected {expected} (not one in-order run)")
+            problems.append(
+                f"cell {i}: execution_count {count}, expected {expected} "
+                "(not one in-order run)"
+            )
         expected = (count or expected) + 1
-        tags = set(cell.get("metadata", {}).get("tags", []))
+        options = nbval_options(cell)
+        compared = options["check"] and not options["skip"]
         for out in cell.get("outputs", []):
             n_outputs += 1
-            if out.get("output_type") == "error" and not tags & ALLOWED_ERROR_TAGS:
-                problems.append(f"cell {i}: stores an error ({out.get('ename')}: {out.get('evalue')})")
-            if out.get("output_type") == "stream" and out.get("name") == "stderr":
-                problems.append(f"cell {i}: writes to stderr (a warning?); silence it at its source")
+            if out.get("output_type") == "error" and not options["raises"]:
+                problems.append(
+                    f"cell {i}: stores an error "
+                    f"({out.get('ename')}: {out.get('evalue')})"
+                )
+            if (
+                out.get("output_type") == "stream"
+                and out.get("name") == "stderr"
+            ):
+                problems.append(
+                    f"cell {i}: writes to stderr (a warning?); "
+                    "silence it at its source"
+                )
             text = output_text(out)
+            if found := NATIVE_LOG.search(text):
+                problems.append(
+                    f"cell {i}: output holds a log or warning line "
+                    f"(native stderr?): {found.group(0)!r}; "
+                    "silence it at its source"
+                )
             for what, pattern in VOLATILE.items():
-                if pattern.search(text):
-                    problems.append(f"cell {i}: output shows {what}: {pattern.search(text).group(0)!r}")
+                if not compared and what in MAY_SHOW_WHERE_IGNORED:
+                    continue
+                if found := pattern.search(text):
+                    problems.append(
+                        f"cell {i}: output shows {what}: {found.group(0)!r}"
+                    )
     if n_outputs == 0:
-        problems.append("no cell stores any output: nbval would pass it without checking anything")
+        problems.append(
+            "no cell stores any output: nbval would pass it without "
+            "checking anything"
+        )
     return problems
 
 
 def book_notebooks() -> list[Path]:
-    return sorted(p for p in CONTENT.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    return sorted(
+        p
+        for p in CONTENT.rglob("*.ipynb")
+        if ".ipynb_checkpoints" not in p.parts
+    )
 
 
 def toc_files(toc: dict) -> list[str]:
-    """Every ``file:`` entry of a jb-book ``_toc.yml``, in order, without suffix."""
+    """Every ``file:`` entry of a jb-book ``_toc.yml``, in order, without
+    suffix."""
     found: list[str] = []
 
     def walk(node: object) -> None:
@@ -88,19 +204,23 @@ def toc_files(toc: dict) -> list[str]:
     return found
 
 
-# -- the checker, on made-up notebooks ----------------------------------------------------------
+# -- the checker, on made-up notebooks ----------------------------------------
 def _nb(*cells) -> dict:
     return new_notebook(cells=[new_markdown_cell("# t"), *cells])
 
 
-def _ran(source: str, count: int, text: str = "ok\n", **kw) -> nbformat.NotebookNode:
+def _ran(
+    source: str, count: int, text: str = "ok\n", **kw
+) -> nbformat.NotebookNode:
     cell = new_code_cell(source, execution_count=count, **kw)
     cell.outputs = [new_output("stream", name="stdout", text=text)]
     return cell
 
 
 def test_checker_accepts_a_clean_run():
-    assert notebook_problems(_nb(_ran("print(1)", 1), _ran("print(2)", 2))) == []
+    assert (
+        notebook_problems(_nb(_ran("print(1)", 1), _ran("print(2)", 2))) == []
+    )
 
 
 def test_checker_refuses_unexecuted_and_output_free_notebooks():
@@ -111,30 +231,253 @@ def test_checker_refuses_unexecuted_and_output_free_notebooks():
 
 def test_checker_refuses_out_of_order_runs():
     problems = notebook_problems(_nb(_ran("a", 1), _ran("b", 3)))
-    assert problems == ["cell 2: execution_count 3, expected 2 (not one in-order run)"]
+    assert problems == [
+        "cell 2: execution_count 3, expected 2 (not one in-order run)"
+    ]
 
 
 def test_checker_refuses_stored_errors_unless_tagged():
     err = new_code_cell("1/0", execution_count=1)
-    err.outputs = [new_output("error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])]
-    assert any("stores an error" in p for p in notebook_problems(_nb(err, _ran("x", 2))))
+    err.outputs = [
+        new_output(
+            "error",
+            ename="ZeroDivisionError",
+            evalue="division by zero",
+            traceback=[],
+        )
+    ]
+    assert any(
+        "stores an error" in p
+        for p in notebook_problems(_nb(err, _ran("x", 2)))
+    )
     err.metadata["tags"] = ["raises-exception"]
     assert notebook_problems(_nb(err, _ran("x", 2))) == []
 
 
+REFUSED = {
+    "a CUDA device name": ["tensor([1.], device='cuda:0')", "on cuda:1"],
+    "a device": [
+        "cpu\n",
+        "cuda",
+        "  MPS  \n",
+        "device(type='cpu')",
+        "device(type='cuda', index=0)",
+        "Using device: cpu",
+        "device = cuda",
+        "the device is GPU",
+        "running on the GPU",
+        "Using cuda",
+        "tensor([1.], device='mps:0')",
+        "x is on cpu but the model is on meta",
+    ],
+    "a GPU name": ["NVIDIA H100 80GB HBM3", "GeForce RTX 4090"],
+    "a thread or core count": [
+        "threads: 2",
+        "num_threads=2",
+        "torch threads = 16",
+        "intra-op threads 2",
+        "16 threads",
+        "cores: 8",
+        "8 CPU cores",
+        "cpu_count is 16",
+    ],
+    "a memory address": ["<object at 0x7f3a2b1c9d00>"],
+    "an absolute path": ["/home/me/data.csv", "/tmp/x.npz"],
+    "a timing": [
+        "took 0.0213 s",
+        "took 0.0213s",
+        "took 21.3 ms",
+        "one step: 850 \u00b5s",  # micro sign, as %timeit prints it
+        "one step: 850 \u03bcs",  # Greek mu
+        "one step: 850 us",
+        "120 ns per call",
+        "elapsed: 2.5 seconds",
+        "done in 3 minutes",
+        "1 sec",
+        "2.1e-03 s",
+        "1.2 ms \u00b1 3 \u00b5s per loop (mean \u00b1 std. dev. of 7 runs)",
+        "CPU times: user 1.1 s, sys: 0 ns, total: 1.1 s",
+        "Wall time: 1.2 s",
+        "12ms/step",
+        "32/32 - 0s - loss: 0.5",
+        "10/10 [00:01<00:00,  9.52it/s]",
+        "1200 samples/s",
+        "the update took 3",
+    ],
+}
+ACCEPTED = [
+    "validation accuracy of the untrained model: 0.2698",
+    "epoch  1/20  train CE 1.2814  valid CE 1.2453  valid acc 0.3251",
+    "8192 samples in 20 epochs, 10 minibatches of 8 samples",
+    "features: (10100, 5) float64, weights of shape (m, n)",
+    "time grows like m^0.59 for m >= 256",
+    "peak memory 0.375 MiB; the full Jacobian needs 4.50 GiB",
+    "loss 0.5000 min 0.4000 max 0.6000",
+    "max relative error < 1e-12: True",
+    "14 of 15 right; 3 classes; 2 hidden layers",
+    "eye = torch.eye(n, dtype=x.dtype, device=x.device)",
+    "SoftmaxClassifier(n_features=5, n_classes=3, dtype=torch.float64)",
+    "the model and its inputs must share one device",
+    "picks a CUDA device when there is one",
+    "barracuda, cpus, gpus",
+    "scores: 3 of 4; a thread-safe helper; the core idea",
+    "W = tensor([[-0.3952, -0.3909]], dtype=torch.float64)",
+    "I0 is the identity; E1 the first basis vector",
+    "drawn on 2026-11-24 with seed 0",
+    "UserWarning is silenced at its source",
+    (
+        "MemoryError: the full Jacobian of a batch of 8192 samples with 3 "
+        "classes needs 4.50 GiB, more than max_bytes=1073741824 (1.00 GiB)"
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "text", ["tensor([1.], device='cuda:0')", "<object at 0x7f3a2b1c9d00>", "/home/me/data.csv", "12ms/step"]
+    "what, text",
+    [(what, text) for what, texts in REFUSED.items() for text in texts],
 )
-def test_checker_refuses_volatile_text(text):
-    assert any("output shows" in p for p in notebook_problems(_nb(_ran("x", 1, text=text))))
+def test_checker_refuses_volatile_text(what, text):
+    problems = notebook_problems(_nb(_ran("x", 1, text=text)))
+    assert any(f"output shows {what}: " in p for p in problems), problems
+
+
+@pytest.mark.parametrize("text", ACCEPTED)
+def test_checker_accepts_near_misses(text):
+    assert notebook_problems(_nb(_ran("x", 1, text=text))) == []
+
+
+def test_checker_looks_at_rich_outputs_too():
+    cell = new_code_cell("torch.get_num_threads()", execution_count=1)
+    cell.outputs = [
+        new_output(
+            "execute_result",
+            data={"text/plain": "threads: 2"},
+            execution_count=1,
+        )
+    ]
+    assert notebook_problems(_nb(cell)) == [
+        "cell 1: output shows a thread or core count: 'threads: 2'"
+    ]
+
+
+def test_checker_refuses_stderr():
+    cell = new_code_cell("warn()", execution_count=1)
+    cell.outputs = [new_output("stream", name="stderr", text="careful\n")]
+    problems = notebook_problems(_nb(cell))
+    assert problems == [
+        "cell 1: writes to stderr (a warning?); silence it at its source"
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        (
+            "2026-11-24 01:23:45.678901: I tensorflow/core/util/port.cc:153] "
+            "oneDNN custom operations are on."
+        ),
+        "2026-11-24 01:23:45.678901: W external/xla/cuda_driver.cc:42] no",
+        (
+            "W0000 00:00:1732411425.123456   12345 cuda_dnn.cc:8310] "
+            "Unable to register cuDNN factory"
+        ),
+        "I0123 12:34:56.789012  4242 gpu_device.cc:2022] Created device",
+        (
+            "WARNING: All log messages before absl::InitializeLog() is called "
+            "are written to STDERR"
+        ),
+        (
+            "keras/src/layers/core/dense.py:87: UserWarning: Do not pass an "
+            "`input_shape`"
+        ),
+    ],
+)
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_checker_refuses_native_log_lines_in_any_stream(line, stream):
+    cell = new_code_cell("import tensorflow", execution_count=1)
+    cell.outputs = [new_output("stream", name=stream, text="ok\n" + line)]
+    problems = notebook_problems(_nb(cell))
+    assert any("holds a log or warning line" in p for p in problems)
+    assert any("writes to stderr" in p for p in problems) == (
+        stream == "stderr"
+    )
+
+
+@pytest.mark.parametrize(
+    "source, tags",
+    [
+        ("# NBVAL_IGNORE_OUTPUT\nbench()", []),
+        ("#NBVAL_IGNORE_OUTPUT\nbench()", []),
+        ("bench()\n  # NBVAL_IGNORE_OUTPUT", []),
+        ("# NBVAL_SKIP\nbench()", []),
+        ("bench()", ["nbval-ignore-output"]),
+        ("bench()", ["nbval-skip"]),
+    ],
+)
+def test_checker_lets_cells_nbval_ignores_show_timings_only(source, tags):
+    def cell(text: str, name: str = "stdout") -> nbformat.NotebookNode:
+        c = new_code_cell(source, execution_count=1, metadata={"tags": tags})
+        c.outputs = [new_output("stream", name=name, text=text)]
+        return c
+
+    assert notebook_problems(_nb(cell("took 0.723 ms\n"))) == []
+    still = [
+        "Using device: cpu",
+        "threads: 2",
+        "/home/me/x",
+        "W0000 00:00:1732411425.123456   12345 x.cc:1] hi",
+    ]
+    for text in still:
+        assert notebook_problems(_nb(cell(text))) != [], text
+    assert notebook_problems(_nb(cell("", name="stderr"))) != []
+
+
+@pytest.mark.parametrize(
+    "source, tags",
+    [
+        ("print('# NBVAL_IGNORE_OUTPUT')", []),  # not a comment
+        ("# NBVAL_IGNORE_OUTPUT please", []),  # not the marker
+        ("# NBVAL_IGNORE_OUTPUT\n# NBVAL_CHECK_OUTPUT", []),  # later wins
+        ("# NBVAL_CHECK_OUTPUT", ["nbval-ignore-output"]),  # comment wins
+        ("bench()", ["NBVAL_IGNORE_OUTPUT"]),  # tags are lower-case
+    ],
+)
+def test_checker_compares_timings_where_nbval_compares(source, tags):
+    c = new_code_cell(source, execution_count=1, metadata={"tags": tags})
+    c.outputs = [new_output("stream", name="stdout", text="1 s")]
+    assert notebook_problems(_nb(c)) == [
+        "cell 1: output shows a timing: '1 s'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "source, tags, ok",
+    [
+        ("1/0", ["raises-exception"], True),
+        ("1/0", ["nbval-raises-exception"], True),
+        ("# NBVAL_RAISES_EXCEPTION\n1/0", [], True),
+        ("# NBVAL_IGNORE_OUTPUT\n1/0", [], False),
+    ],
+)
+def test_checker_accepts_errors_nbval_expects(source, tags, ok):
+    err = new_code_cell(source, execution_count=1, metadata={"tags": tags})
+    err.outputs = [
+        new_output(
+            "error", ename="ZeroDivisionError", evalue="no", traceback=[]
+        )
+    ]
+    assert (notebook_problems(_nb(err)) == []) == ok
 
 
 def test_toc_files_walks_nested_entries():
-    toc = {"root": "a", "parts": [{"chapters": [{"file": "b", "sections": [{"file": "c"}]}]}]}
+    toc = {
+        "root": "a",
+        "parts": [{"chapters": [{"file": "b", "sections": [{"file": "c"}]}]}],
+    }
     assert toc_files(toc) == ["a", "b", "c"]
 
 
-# -- the book's own notebooks and toc ------------------------------------------------------------
+# -- the book's own notebooks and toc -----------------------------------------
 def test_the_book_has_notebooks():
     assert book_notebooks(), "content/ holds no notebook"
 
@@ -149,23 +492,36 @@ def test_notebook_was_run_cleanly_in_order(path):
 def test_notebook_opens_with_title_and_setup(path):
     nb = nbformat.read(path, as_version=4)
     first = nb.cells[0]
-    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell must be the title"
+    assert first.cell_type == "markdown" and first.source.startswith("# "), (
+        "the first cell must be the title"
+    )
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "import tools" in code[0].source and code[0].outputs == [], (
-        "the first code cell must make `tools` importable and print nothing where it is installed"
+        "the first code cell must make `tools` importable and print nothing "
+        "where it is installed"
     )
 
 
 def test_toc_and_content_agree():
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     listed = toc_files(toc)
-    assert len(listed) == len(set(listed)), f"_toc.yml lists a page twice: {listed}"
-    missing_files = [f for f in listed if not any((ROOT / (f + s)).exists() for s in PAGE_SUFFIXES)]
-    assert missing_files == [], f"_toc.yml entries with no file: {missing_files}"
+    assert len(listed) == len(set(listed)), (
+        f"_toc.yml lists a page twice: {listed}"
+    )
+    missing_files = [
+        f
+        for f in listed
+        if not any((ROOT / (f + s)).exists() for s in PAGE_SUFFIXES)
+    ]
+    assert missing_files == [], (
+        f"_toc.yml entries with no file: {missing_files}"
+    )
     pages = {
         str(p.relative_to(ROOT).with_suffix(""))
         for p in CONTENT.rglob("*")
         if p.suffix in PAGE_SUFFIXES and ".ipynb_checkpoints" not in p.parts
     }
     unlisted = sorted(pages - set(listed))
-    assert unlisted == [], f"pages in content/ missing from _toc.yml: {unlisted}"
+    assert unlisted == [], (
+        f"pages in content/ missing from _toc.yml: {unlisted}"
+    )

@@ -409,10 +409,11 @@ def least_squares(
     (``m c`` because the MSE averages over all ``m c`` entries), and
     ``b = y_mean - W^T x_mean``. The normal equations are never formed:
     ``W`` is the least-squares solution of the stacked system
-    ``[Xc; sqrt(alpha) I] W = [Yc; 0]``, by an SVD-based solver (in
-    float64, on the CPU), which stays accurate where ``Xc^T Xc`` is
-    ill-conditioned and returns the minimum-norm ``W`` where it is
-    singular.
+    ``[Xc; sqrt(alpha) I] W = [Yc; 0]``, by the SVD-based ``gelsd``
+    driver of ``torch.linalg.lstsq`` in float64 (a CPU-only driver; the
+    result goes back to the device of ``x``). It stays accurate where
+    ``Xc^T Xc`` is ill-conditioned and returns the minimum-norm ``W``
+    where it is singular.
 
     >>> x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
     >>> w, b = least_squares(x, 3 * x + 1)

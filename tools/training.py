@@ -33,8 +33,9 @@ class EpochLog:
     """What one epoch of training leaves behind.
 
     ``train_loss`` is the loss on the whole training set after the epoch;
-    ``batch_loss`` the mean of the minibatch losses during it (each taken
-    before its update, as Keras's history reports ``loss``);
+    ``batch_loss`` the mean of the minibatch losses during it, each taken
+    before its update and weighted by its batch size (what Keras's history
+    reports as ``loss`` when there is no penalty term);
     ``valid_loss``/``valid_acc`` are filled in when validation data is given
     (accuracy for classifiers only). ``loss`` names the loss: ``"CE"`` or
     ``"MSE"``. ``train_ce``, ``valid_ce`` and ``batch_ce`` read the same

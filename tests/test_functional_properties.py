@@ -1,0 +1,225 @@
+"""Properties of :mod:`tools.functional` over many inputs (Hypothesis).
+
+The unit tests check chosen values; these check laws that must hold for any
+input in a stated range, on batches of up to 6 x 6 float64 logits:
+
+* ``softmax`` is finite, in [0, 1], and its rows sum to 1, for any finite
+  logits at all (the row's maximum is subtracted, so ``exp`` sees values
+  <= 0 and the sum is at least 1);
+* ``log_softmax`` is finite and <= 0 for any logits with ``|z| <= 1e307``
+  (then ``z - max(z)`` cannot overflow; beyond, ``-inf`` is the true answer
+  rounded);
+* each row is computed on its own: a row's result does not depend on the
+  other rows of the batch (killing a shift by the batch's largest logit);
+* shifting each row by a constant changes nothing: exactly when the logits
+  and shifts are integers (``z + c`` is then exact), to 1e-10 for any
+  ``|z|, |c| <= 1e4`` (``z + c`` is rounded by up to 1.8e-12 there);
+* ``log_softmax == log(softmax)`` where softmax does not underflow
+  (``|z| <= 300``: every probability is above ``exp(-600) / 6``);
+* ``cross_entropy``, ``cross_entropy_grad``, ``softmax_vjp`` and
+  ``logits_grad`` equal PyTorch's autograd for ``|z| <= 50`` (no probability
+  near the clamp of ``cross_entropy``).
+
+Runs are reproducible (``derandomize=True``) and quick: the file takes a few
+seconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from torch.testing import assert_close
+
+from tools.functional import (
+    cross_entropy,
+    cross_entropy_grad,
+    log_softmax,
+    logits_grad,
+    softmax,
+    softmax_vjp,
+)
+
+F64 = torch.float64
+LOGIT_SHIFT_RANGE = 1e4  # |z| and |c| in the shift tests
+QUICK = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+SHAPES = st.tuples(st.integers(1, 6), st.integers(1, 6))
+
+
+def floats(bound: float | None = None) -> st.SearchStrategy[float]:
+    """Finite float64 values, within ``[-bound, bound]`` if given."""
+    if bound is None:
+        return st.floats(allow_nan=False, allow_infinity=False, width=64)
+    return st.floats(-bound, bound, allow_nan=False, width=64)
+
+
+@st.composite
+def logits(draw, bound: float | None = None, shape=None) -> torch.Tensor:
+    shape = draw(SHAPES) if shape is None else shape
+    z = draw(hnp.arrays(np.float64, shape, elements=floats(bound)))
+    return torch.from_numpy(z)
+
+
+@st.composite
+def integer_logits_and_shifts(draw):
+    """Integer logits and per-row integer shifts, all ``<= 1e4`` in size:
+    every ``z + c`` is exact in float64."""
+    m, n = draw(SHAPES)
+    ints = st.integers(-int(LOGIT_SHIFT_RANGE), int(LOGIT_SHIFT_RANGE))
+    z = draw(hnp.arrays(np.int64, (m, n), elements=ints))
+    c = draw(hnp.arrays(np.int64, (m, 1), elements=ints))
+    return torch.from_numpy(z).to(F64), torch.from_numpy(c).to(F64)
+
+
+@st.composite
+def targets(draw, m: int, n: int) -> torch.Tensor:
+    """One-hot rows, or probability rows (positive weights, normalised)."""
+    if draw(st.booleans()):
+        labels = draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m))
+        return F.one_hot(torch.tensor(labels), n).to(F64)
+    w = draw(hnp.arrays(np.float64, (m, n), elements=st.floats(0.01, 1.0)))
+    w = torch.from_numpy(w)
+    return w / w.sum(dim=1, keepdim=True)
+
+
+@st.composite
+def batches(draw):
+    """Logits ``|z| <= 50``, targets, and an upstream gradient ``G``."""
+    m, n = draw(SHAPES)
+    z = draw(logits(50.0, (m, n)))
+    g = draw(logits(10.0, (m, n)))
+    return z, draw(targets(m, n)), g
+
+
+def assert_rows_each_on_their_own(fn, z: torch.Tensor) -> None:
+    whole = fn(z)
+    for i in range(z.shape[0]):
+        assert_close(whole[i], fn(z[i : i + 1])[0], rtol=1e-14, atol=1e-300)
+
+
+# -- softmax and log_softmax -------------------------------------------------
+@QUICK
+@given(z=logits())
+def test_softmax_of_any_finite_logits_is_a_probability_row(z):
+    p = softmax(z)
+    assert p.shape == z.shape and p.dtype == F64
+    assert bool(torch.isfinite(p).all())
+    assert bool(((p >= 0) & (p <= 1)).all())
+    sums = p.sum(dim=1)
+    assert_close(sums, torch.ones_like(sums), rtol=0, atol=1e-14)
+    assert_rows_each_on_their_own(softmax, z)
+
+
+@QUICK
+@given(z=logits(1e307))
+def test_log_softmax_is_finite_and_at_most_zero(z):
+    lp = log_softmax(z)
+    assert lp.shape == z.shape and lp.dtype == F64
+    assert bool(torch.isfinite(lp).all())
+    assert bool((lp <= 0).all())
+    # The largest logit of each row has log-probability in [-log n, 0].
+    top = lp.gather(1, z.argmax(dim=1, keepdim=True))
+    assert bool((top >= -math.log(z.shape[1]) - 1e-12).all())
+    assert_rows_each_on_their_own(log_softmax, z)
+
+
+@QUICK
+@given(zc=integer_logits_and_shifts())
+def test_an_exact_shift_of_each_row_changes_nothing(zc):
+    z, c = zc
+    assert torch.equal(softmax(z + c), softmax(z))
+    assert torch.equal(log_softmax(z + c), log_softmax(z))
+
+
+@QUICK
+@given(
+    z=logits(LOGIT_SHIFT_RANGE, (4, 5)),
+    c=logits(LOGIT_SHIFT_RANGE, (4, 1)),
+)
+def test_any_shift_of_each_row_changes_nothing_beyond_rounding(z, c):
+    p = softmax(z + c)
+    assert bool(torch.isfinite(p).all())
+    assert_close(p, softmax(z), rtol=1e-10, atol=1e-300)
+    assert_close(log_softmax(z + c), log_softmax(z), rtol=0, atol=1e-10)
+
+
+@QUICK
+@given(z=logits(300.0))
+def test_log_softmax_is_the_log_of_softmax_where_it_does_not_underflow(z):
+    assert_close(log_softmax(z), torch.log(softmax(z)), rtol=1e-12, atol=1e-12)
+
+
+@QUICK
+@given(z=logits(1e4))
+def test_softmax_and_log_softmax_match_torch(z):
+    assert_close(softmax(z), torch.softmax(z, dim=1), rtol=1e-12, atol=1e-300)
+    assert_close(log_softmax(z), torch.log_softmax(z, dim=1))
+
+
+def test_log_softmax_shifts_by_each_rows_maximum_not_the_batchs():
+    """Shifting by the batch's largest logit (800) would send the second
+    row to exp(-800) = 0 and its log-probabilities to inf."""
+    z = torch.tensor([[800.0, 0.0], [0.0, 1.0]], dtype=F64)
+    rows = torch.cat([log_softmax(z[:1]), log_softmax(z[1:])])
+    assert bool(torch.isfinite(log_softmax(z)).all())
+    assert torch.equal(log_softmax(z), rows)
+    assert_close(log_softmax(z), torch.log_softmax(z, dim=1))
+    assert torch.equal(
+        log_softmax(z)[0], torch.tensor([0.0, -800.0], dtype=F64)
+    )
+    assert bool(torch.isfinite(softmax(z)).all())
+    assert torch.equal(softmax(z), torch.cat([softmax(z[:1]), softmax(z[1:])]))
+
+
+# -- the loss and its gradients against autograd ------------------------------
+@QUICK
+@given(batch=batches())
+def test_cross_entropy_matches_torch(batch):
+    z, y, _ = batch
+    expected = F.cross_entropy(z, y)  # probability targets, mean over rows
+    assert_close(
+        cross_entropy(y, softmax(z)), expected, rtol=1e-10, atol=1e-12
+    )
+
+
+@QUICK
+@given(batch=batches())
+def test_cross_entropy_grad_matches_autograd(batch):
+    z, y, _ = batch
+    p = torch.softmax(z, dim=1).requires_grad_(True)
+    (-(y * torch.log(p)).sum() / y.shape[0]).backward()
+    assert_close(cross_entropy_grad(y, p.detach()), p.grad, rtol=1e-12, atol=0)
+
+
+@QUICK
+@given(batch=batches())
+def test_softmax_vjp_matches_autograd(batch):
+    z, _, g = batch
+    z = z.clone().requires_grad_(True)
+    p = torch.softmax(z, dim=1)
+    (p * g).sum().backward()
+    assert_close(softmax_vjp(p.detach(), g), z.grad, rtol=1e-10, atol=1e-12)
+
+
+@QUICK
+@given(batch=batches())
+def test_logits_grad_matches_autograd(batch):
+    z, y, _ = batch
+    z = z.clone().requires_grad_(True)
+    F.cross_entropy(z, y).backward()
+    p = softmax(z.detach())
+    assert_close(logits_grad(y, p), z.grad, rtol=1e-10, atol=1e-12)
+    # ... and equals the chain it collapses.
+    chain = softmax_vjp(p, cross_entropy_grad(y, p))
+    assert_close(logits_grad(y, p), chain, rtol=1e-10, atol=1e-12)
