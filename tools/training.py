@@ -200,7 +200,7 @@ def training_loop(
         with torch.no_grad():
             for p, p0 in zip(model.parameters(), start):
                 p.copy_(p0)
-        if isinstance(error, _Diverged):
+        if isinstance(error, (_Diverged, ValueError)):
             # A sharper message where the data alone overflow the model.
             model._explain_divergence(x_train)
         raise
