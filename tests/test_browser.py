@@ -140,3 +140,9 @@ def test_the_checker_notices_broken_pages(browser, site, tmp_path):
     joined = "\n".join(problems)
     for expected in ("console error: boom", "image did not load", "broken link: nowhere.html", "raw math delimiter", "HTTP 404"):
         assert expected in joined, f"{expected!r} not reported in:\n{joined}"
+
+
+def test_the_book_was_built_once_in_this_run(built_book, book_build_log):
+    """The book and browser tests share one build, also when pytest-xdist runs them (make test)."""
+    builds = book_build_log.read_text().splitlines()
+    assert len(builds) == 1, f"the book was built {len(builds)} times: {builds}"
