@@ -182,10 +182,13 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = ""
+    if hasattr(os, "getloadavg"):  # other work on the machine skews times
+        load = f"; load average {os.getloadavg()[0]:.1f} at the end"
     return (
         f"{cpu}, {os.cpu_count()} cores seen by Linux; PyTorch "
         f"{torch.__version__}, Python {platform.python_version()}; "
-        f"{dt.date.today().isoformat()}"
+        f"{dt.date.today().isoformat()}{load}"
     )
 
 
@@ -261,7 +264,7 @@ def plot(results: dict, names: list[str], threads: list[int], path: Path):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument(
         "--quick",
         action="store_true",
@@ -276,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     batches, rounds, out = BATCHES, args.rounds, args.out or OUT
-    min_steps, min_rows = 8, 4096
+    min_steps, min_rows = 8, 16384
     if args.quick:
         batches, rounds, min_rows = [32, 1024, 65536], 3, 4096
         out = args.out
@@ -315,7 +318,8 @@ def main(argv: list[str] | None = None) -> int:
     if out is not None:
         text = (
             f"Measured on {machine()}; median of {rounds} interleaved "
-            f"rounds, {N_FEATURES} features, {N_OUTPUTS} outputs.\n\n"
+            f"rounds; calls of at least {min_steps} steps and {min_rows:,} "
+            f"rows; {N_FEATURES} features, {N_OUTPUTS} outputs.\n\n"
             "**Ratio** scratch ``fit`` / ``fit_torch``, time per step "
             "(below 1: scratch is faster):\n\n"
             f"{ratios}\n\n**Time per step**:\n\n{times_table(results)}\n"
