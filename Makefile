@@ -4,13 +4,19 @@
 #   make refresh  re-execute every notebook in a fresh kernel and store its outputs in place
 #   make sync     rewrite every notebook's Colab/NBViewer links and setup cell from _config.yml
 #   make figures  redraw the static figures in content/figures
+#   make bench    time scratch fit against fit_torch; writes the appendix's table and figure
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_NOTEBOOKS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# Tests run on every core (JOBS=0: all in this one process). loadscope keeps each notebook's
+# cells, and each test module, together and in order on one worker; tests/conftest.py makes
+# the modules that share the book build one unit (one worker, one build).
+JOBS ?= auto
+PYTEST_PARALLEL := -n $(JOBS) --dist loadscope --durations=10
 
-.PHONY: setup browser book test test-fast test-notebooks refresh sync figures clean
+.PHONY: setup browser book test test-fast test-notebooks bench refresh sync figures clean
 
 setup: $(STAMP)
 
@@ -33,15 +39,19 @@ book: $(STAMP)
 	@echo "The site is in _build/html: open _build/html/index.html in a browser."
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest --doctest-modules $(PYTEST_NOTEBOOKS) tools tests content
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) tools tests content
 
 # Everything but the slow tests (book build, browser, fresh-environment install).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
 
 # The notebooks under nbval and their hygiene checks only (the CUDA runner's job).
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_NOTEBOOKS) tests/test_notebooks.py content
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_NOTEBOOKS) tests/test_notebooks.py content
+
+# Per-step time of every scratch model's fit against fit_torch (a few minutes; not a test).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_training.py
 
 refresh: $(STAMP)
 	$(BIN)/python scripts/refresh_notebooks.py

@@ -416,3 +416,9 @@ def test_no_code_block_scrolls_sideways_on_a_wide_screen(browser, site, book_pag
     (BUILD / "code-column.json").write_text(json.dumps({"column_at_1280px": column, "wide_blocks": offenders}, indent=2) + "\n")
     listing = "\n".join(f"{o['page']}: +{o['overflow']}px, widest line {o['widest']} chars, first line {o['first']!r}" for o in offenders)
     assert not offenders, f"{len(offenders)} code blocks scroll sideways at 1280 px (a line holds {column['characters']} characters):\n{listing}"
+
+
+def test_the_book_was_built_once_in_this_run(built_book, book_build_log):
+    """The book and browser tests share one build, also when pytest-xdist runs them (make test)."""
+    builds = book_build_log.read_text().splitlines()
+    assert len(builds) == 1, f"the book was built {len(builds)} times: {builds}"

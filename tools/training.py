@@ -216,10 +216,13 @@ def _one_epoch(
     epoch: int,
 ) -> EpochLog:
     m = x.shape[0]
+    batches = list(minibatches(m, batch_size))
+    # The losses stay tensors until the epoch ends: reading each one as a
+    # float would make the host wait for the device at every step.
+    losses = [model._step(x[batch], y[batch], lr) for batch in batches]
     total = 0.0
-    for batch in minibatches(m, batch_size):
-        loss = model._step(x[batch], y[batch], lr)
-        total += float(loss) * (batch.stop - batch.start)
+    for loss, batch in zip(torch.stack(losses).tolist(), batches):
+        total += loss * (batch.stop - batch.start)
     train_loss, _ = model._scores(x, y)
     log = EpochLog(epoch, train_loss, batch_loss=total / m)
     log.loss = model.loss_name
