@@ -264,7 +264,7 @@ def test_fit_restores_parameters_when_validation_fails_late(model, data):
     class Boom(RuntimeError):
         pass
 
-    def scores(*args):
+    def scores(*args, **kwargs):
         raise Boom("late failure")
 
     model._scores = scores

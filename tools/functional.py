@@ -81,7 +81,7 @@ def _row_max(z: torch.Tensor) -> torch.Tensor:
             "z must be a 2-D tensor of logits, one row per sample, got "
             f"{shape}; for a single sample use z.unsqueeze(0)"
         )
-    top = z.max(dim=1, keepdim=True).values
+    top = z.amax(dim=1, keepdim=True)
     if not bool(torch.isfinite(top).all()):
         row = int((~torch.isfinite(top)).nonzero()[0, 0])
         raise ValueError(

@@ -601,11 +601,11 @@ class _Trainable:
         return loss
 
     def _scores(
-        self, x: torch.Tensor, y: torch.Tensor
+        self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
     ) -> tuple[float, float | None]:
         out = self.net._forward(x)
         loss = float(self.loss._forward(out, y))
-        if isinstance(self.loss, CrossEntropyLoss):
+        if accuracy and isinstance(self.loss, CrossEntropyLoss):
             hits = out.argmax(dim=1) == y.argmax(dim=1)
             return loss, float(hits.double().mean())
         return loss, None

@@ -400,7 +400,9 @@ class LinearRegression(_LinearModel):
         self.b.add_(g.sum(dim=0), alpha=-lr)
         return loss
 
-    def _scores(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, None]:
+    def _scores(
+        self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
+    ) -> tuple[float, None]:
         return float(mse(y, self._affine(x))), None
 
 

@@ -215,9 +215,12 @@ class SoftmaxClassifier(_LinearModel):
         self.b.add_(dz.sum(dim=0), alpha=-lr)
         return loss
 
-    def _scores(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    def _scores(
+        self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
+    ) -> tuple[float, float | None]:
         z = self._affine(x)
-        return self._ce_of_logits(z, y), _accuracy(y, z)
+        acc = _accuracy(y, z) if accuracy else None
+        return self._ce_of_logits(z, y), acc
 
 
 def _accuracy(y_true: torch.Tensor, scores: torch.Tensor) -> float:

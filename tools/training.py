@@ -126,9 +126,10 @@ class Trainable(Protocol):
         ...
 
     def _scores(
-        self, x: torch.Tensor, y: torch.Tensor
+        self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
     ) -> tuple[float, float | None]:
-        """The loss on ``(x, y)``, and the accuracy (``None`` if none)."""
+        """The loss on ``(x, y)``, and the accuracy (``None`` if none, or
+        if ``accuracy`` is false: the training set's is never logged)."""
         ...
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
@@ -223,7 +224,7 @@ def _one_epoch(
     total = 0.0
     for loss, batch in zip(torch.stack(losses).tolist(), batches):
         total += loss * (batch.stop - batch.start)
-    train_loss, _ = model._scores(x, y)
+    train_loss, _ = model._scores(x, y, accuracy=False)
     log = EpochLog(epoch, train_loss, batch_loss=total / m)
     log.loss = model.loss_name
     if not (math.isfinite(log.batch_loss) and math.isfinite(train_loss)):
