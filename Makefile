@@ -14,7 +14,11 @@ PYTEST_NOTEBOOKS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbva
 # cells, and each test module, together and in order on one worker; tests/conftest.py makes
 # the modules that share the book build one unit (one worker, one build).
 JOBS ?= auto
+# One OpenMP thread per worker: two workers whose PyTorch each spins two threads on two cores
+# ran small tensor operations up to 20x slower (1-math: 20 s against 4 s). Nothing printed
+# depends on the thread count (the hygiene test refuses printed thread counts).
 PYTEST_PARALLEL := -n $(JOBS) --dist loadscope --durations=10
+PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
 .PHONY: setup browser book test test-fast test-notebooks bench refresh sync figures clean
 
@@ -39,15 +43,15 @@ book: $(STAMP)
 	@echo "The site is in _build/html: open _build/html/index.html in a browser."
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) tools tests content
+	$(PYTEST) $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) tools tests content
 
 # Everything but the slow tests (book build, browser, fresh-environment install).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
+	$(PYTEST) $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
 
 # The notebooks under nbval and their hygiene checks only (the CUDA runner's job).
 test-notebooks: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_NOTEBOOKS) tests/test_notebooks.py content
+	$(PYTEST) $(PYTEST_PARALLEL) $(PYTEST_NOTEBOOKS) tests/test_notebooks.py content
 
 # Per-step time of every scratch model's fit against fit_torch (a few minutes; not a test).
 bench: $(STAMP)
