@@ -400,7 +400,6 @@ CODE_COLUMN = """() => { const pre = document.querySelector('div.highlight pre')
   return {characters: Math.floor(room / char), room, char, font: style.fontFamily, size: style.fontSize}; }"""
 
 
-@pytest.mark.xfail(strict=False, reason="tools/ and the notebooks are being reformatted to fit the column (issue 10)")
 def test_no_code_block_scrolls_sideways_on_a_wide_screen(browser, site, book_pages):
     base, _ = site
     offenders, column = [], None
