@@ -92,7 +92,9 @@ class _Layer:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+    def _backward(
+        self, g: torch.Tensor, input_grad: bool = True
+    ) -> torch.Tensor | None:
         raise NotImplementedError
 
 
@@ -171,10 +173,15 @@ class Linear(_Layer):
         self._input, self._out_shape = x, (x.shape[0], self.n_out)
         return torch.addmm(self.b, x, self.w)  # X W + 1 b^T
 
-    def _backward(self, g: torch.Tensor) -> torch.Tensor:
-        self.dw = self._input.T @ g  # A^T G
+    def _backward(
+        self, g: torch.Tensor, input_grad: bool = True
+    ) -> torch.Tensor | None:
+        # A^T G, computed as (G^T A)^T: the same sums, in the layout
+        # that BLAS reduces fastest for a tall A (the transpose is a view)
+        self.dw = torch.mm(g.T, self._input).T
         self.db = g.sum(dim=0)  # 1^T G
-        return g @ self.w.T  # G W^T
+        # G W^T, unless nobody needs it (the first layer, in training)
+        return g @ self.w.T if input_grad else None
 
 
 class _Activation(_Layer):
@@ -197,7 +204,9 @@ class _Activation(_Layer):
         self._input, self._out_shape = z, tuple(z.shape)
         return self._phi(z)
 
-    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+    def _backward(
+        self, g: torch.Tensor, input_grad: bool = True
+    ) -> torch.Tensor:
         return g * self._phi_derivative(self._input)
 
 
@@ -209,6 +218,18 @@ class ReLU(_Activation):
 
     def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
         return fn.relu_derivative(z)
+
+    def _forward(self, z: torch.Tensor) -> torch.Tensor:
+        self._output = super()._forward(z)
+        return self._output
+
+    def _backward(
+        self, g: torch.Tensor, input_grad: bool = True
+    ) -> torch.Tensor:
+        # G * relu'(Z), with relu'(Z) = sign(relu(Z)): 1 where Z > 0, else
+        # 0. Read off the kept output, it costs two float passes, about a
+        # quarter of building and applying a boolean mask.
+        return self._output.sign().mul_(g)
 
 
 class Sigmoid(_Activation):
@@ -376,9 +397,15 @@ class Sequential:
         self._out_shape = tuple(x.shape)
         return x
 
-    def _backward(self, g: torch.Tensor) -> torch.Tensor:
-        for layer in reversed(self.layers):
-            g = layer._backward(g)
+    def _backward(
+        self, g: torch.Tensor, input_grad: bool = True
+    ) -> torch.Tensor | None:
+        """Backpropagate; with ``input_grad=False`` (training) the first
+        layer skips ``dL/dx``, which only a caller of ``backward`` needs,
+        as autograd skips it for inputs that do not require grad."""
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            g = self.layers[i]._backward(g, input_grad or i > 0)
         return g
 
     def _update(self, lr: float, grads: list[torch.Tensor]) -> None:
@@ -596,7 +623,7 @@ class _Trainable:
         self, x: torch.Tensor, y: torch.Tensor, lr: float
     ) -> torch.Tensor:
         loss = self.loss._forward(self.net._forward(x), y)
-        self.net._backward(self.loss._backward())
+        self.net._backward(self.loss._backward(), input_grad=False)
         self.net._update(lr, self.net.gradients())
         return loss
 
