@@ -28,6 +28,8 @@ from tools.benchmark import PeakTensorMemory
 from tools.jacobian import (
     ROUTES,
     full_jacobian_bytes,
+    gradients_block_jacobian,
+    gradients_closed_form,
     gradients_full_jacobian,
     logits_jacobian_wrt_weights,
     softmax_jacobian,
@@ -223,6 +225,23 @@ def test_update_with_full_route_over_cap_raises_memory_error_and_leaves_params()
 
 def test_cap_applies_only_to_full_route():
     x, y = make_data(3, 4, 20, seed=7)
+    reference = tools.SoftmaxClassifier(3, 4, dtype=F64, seed=0)
+    reference.update(x, y, reference.predict(x), 0.1)
     for route in ("closed-form", "block-jacobian"):
         model = tools.SoftmaxClassifier(3, 4, dtype=F64, seed=0, gradient=route, max_jacobian_bytes=1)
-        model.update(x, y, model.predict(x), 0.1)
+        model.update(x, y, model.predict(x), 0.1)  # no MemoryError
+        assert tools.max_relative_error(model.w, reference.w) < 1e-12
+        assert tools.max_relative_error(model.b, reference.b) < 1e-12
+
+
+def test_block_route_really_builds_the_per_sample_jacobians():
+    """The block route holds m blocks of n1 x n1 at once; the closed form never does."""
+    m, n, k = 64, 3, 8
+    x, y = make_data(n, k, m, seed=3)
+    model = tools.SoftmaxClassifier(n, k, dtype=F64, seed=0)
+    p = model.predict(x)
+    blocks = m * k * k * 8
+    block_peak = tools.benchmark.peak_tensor_bytes(lambda: gradients_block_jacobian(x, y, p))
+    closed_peak = tools.benchmark.peak_tensor_bytes(lambda: gradients_closed_form(x, y, p))
+    assert block_peak >= blocks, f"{block_peak} bytes: the m x n1 x n1 blocks were never built"
+    assert closed_peak < blocks / 2, f"{closed_peak} bytes: the closed form built something m x n1 x n1"

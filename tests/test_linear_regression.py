@@ -420,3 +420,46 @@ def test_fit_torch_refuses_class_targets_that_are_not_probabilities():
     layer = torch.nn.Linear(3, 2, dtype=F64)
     with pytest.raises(ValueError, match=r"y_train must hold one-hot .* row 0 sums to 3"):
         tools.fit_torch(layer, x, y, 1, 0.1, 2, verbose=False)
+
+
+# -- initialisation and the probability-row tolerance --------------------
+@pytest.mark.parametrize(
+    "make, n",
+    [
+        (lambda n, s: tools.LinearRegression(n, 50, dtype=F64, seed=s), 100),
+        (lambda n, s: tools.SoftmaxClassifier(n, 50, dtype=F64, seed=s), 100),
+        (lambda n, s: tools.Linear(n, 50, dtype=F64, seed=s), 100),
+    ],
+    ids=["LinearRegression", "SoftmaxClassifier", "Linear"],
+)
+def test_initial_values_fill_the_range_of_nn_linear(make, n):
+    """U(-1/sqrt(n), 1/sqrt(n)), as nn.Linear: with 5,000 draws the extremes
+    come within 1 % of the bound, and the mean square is bound^2 / 3."""
+    model = make(n, 0)
+    bound = 1 / math.sqrt(n)
+    w = model.w
+    assert float(w.abs().max()) <= bound
+    assert float(w.abs().max()) > 0.99 * bound
+    assert abs(float(w.square().mean()) / (bound**2 / 3) - 1) < 0.05
+    assert float(model.b.abs().max()) <= bound
+
+
+@pytest.mark.parametrize(
+    "dtype, off, accepted",
+    [
+        (torch.float64, 1e-8, False),
+        (torch.float64, 1e-10, True),
+        (torch.float32, 1e-5, False),
+        (torch.float32, 1e-7, True),
+    ],
+)
+def test_probability_rows_tolerance_sits_where_documented(dtype, off, accepted):
+    """Rows must sum to 1 within 1e-9 (float64) or 1e-6 (float32)."""
+    model = tools.SoftmaxClassifier(2, 2, dtype=dtype, seed=0)
+    x = torch.zeros(1, 2, dtype=dtype)
+    y = torch.tensor([[1.0 + off, 0.0]], dtype=torch.float64).to(dtype)
+    if accepted:
+        model.evaluate(x, y)
+    else:
+        with pytest.raises(ValueError, match=r"sum to 1, but row 0 sums to"):
+            model.evaluate(x, y)
