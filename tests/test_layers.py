@@ -385,3 +385,24 @@ def test_cuda_network_matches_cpu():
     assert_close(gpu.backward(g.cuda()).cpu(), cpu.backward(g))
     with pytest.raises(ValueError, match="is on device"):
         gpu.forward(x)
+
+
+def test_a_layer_with_its_own_backward_trains_through_fit():
+    """A learner's subclass overriding ``_backward(g)`` (as 3.3's broken
+    layers do) is called through it, also as the first layer in ``fit``."""
+    calls = []
+
+    class Watched(tools.Linear):
+        def _backward(self, g):
+            calls.append(tuple(g.shape))
+            return super()._backward(g)
+
+    x = torch.randn(8, 3, dtype=torch.float64)
+    y = torch.randn(8, 1, dtype=torch.float64)
+    net = tools.Sequential(
+        Watched(3, 4, dtype=torch.float64, seed=0),
+        tools.Tanh(),
+        tools.Linear(4, 1, dtype=torch.float64, seed=1),
+    )
+    net.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)
+    assert calls == [(4, 4), (4, 4)]

@@ -92,9 +92,7 @@ class _Layer:
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _backward(
-        self, g: torch.Tensor, input_grad: bool = True
-    ) -> torch.Tensor | None:
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -173,15 +171,15 @@ class Linear(_Layer):
         self._input, self._out_shape = x, (x.shape[0], self.n_out)
         return torch.addmm(self.b, x, self.w)  # X W + 1 b^T
 
-    def _backward(
-        self, g: torch.Tensor, input_grad: bool = True
-    ) -> torch.Tensor | None:
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
+        self._parameter_gradients(g)
+        return g @ self.w.T  # G W^T
+
+    def _parameter_gradients(self, g: torch.Tensor) -> None:
         # A^T G, computed as (G^T A)^T: the same sums, in the layout
         # that BLAS reduces fastest for a tall A (the transpose is a view)
         self.dw = torch.mm(g.T, self._input).T
         self.db = g.sum(dim=0)  # 1^T G
-        # G W^T, unless nobody needs it (the first layer, in training)
-        return g @ self.w.T if input_grad else None
 
 
 class _Activation(_Layer):
@@ -204,9 +202,7 @@ class _Activation(_Layer):
         self._input, self._out_shape = z, tuple(z.shape)
         return self._phi(z)
 
-    def _backward(
-        self, g: torch.Tensor, input_grad: bool = True
-    ) -> torch.Tensor:
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
         return g * self._phi_derivative(self._input)
 
 
@@ -223,9 +219,7 @@ class ReLU(_Activation):
         self._output = super()._forward(z)
         return self._output
 
-    def _backward(
-        self, g: torch.Tensor, input_grad: bool = True
-    ) -> torch.Tensor:
+    def _backward(self, g: torch.Tensor) -> torch.Tensor:
         # G * relu'(Z), with relu'(Z) = sign(relu(Z)): 1 where Z > 0, else
         # 0. Read off the kept output, it costs two float passes, about a
         # quarter of building and applying a boolean mask.
@@ -400,13 +394,19 @@ class Sequential:
     def _backward(
         self, g: torch.Tensor, input_grad: bool = True
     ) -> torch.Tensor | None:
-        """Backpropagate; with ``input_grad=False`` (training) the first
-        layer skips ``dL/dx``, which only a caller of ``backward`` needs,
-        as autograd skips it for inputs that do not require grad."""
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            g = self.layers[i]._backward(g, input_grad or i > 0)
-        return g
+        """Backpropagate; with ``input_grad=False`` (training) a first
+        ``Linear`` skips ``dL/dx = G W^T``, which only a caller of
+        ``backward`` needs, as autograd skips it for an input that does
+        not require grad. A layer that overrides ``_backward`` (a learner's
+        own, say) is always called through it."""
+        first, *rest = self.layers
+        for layer in reversed(rest):
+            g = layer._backward(g)
+        own_backward = type(first)._backward is Linear._backward
+        if not input_grad and own_backward:
+            first._parameter_gradients(g)
+            return None
+        return first._backward(g)
 
     def _update(self, lr: float, grads: list[torch.Tensor]) -> None:
         for p, grad in zip(self.parameters(), grads):
