@@ -154,6 +154,19 @@ class _LinearModel:
     _affine_is = "predictions"
 
     # -- training ------------------------------------------------------
+    def update(
+        self,
+        x: torch.Tensor,
+        y_true: torch.Tensor,
+        y_pred: torch.Tensor,
+        lr: float,
+    ) -> None:
+        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
+        lr = v.check_positive_float("lr", lr)
+        dw, db = self.gradients(x, y_true, y_pred)
+        self.w.add_(dw, alpha=-lr)
+        self.b.add_(db, alpha=-lr)
+
     def fit(
         self,
         x_train: torch.Tensor,
@@ -369,19 +382,6 @@ class LinearRegression(_LinearModel):
         if self.weight_decay:
             dw.add_(self.w, alpha=self.weight_decay)
         return dw, g.sum(dim=0)
-
-    def update(
-        self,
-        x: torch.Tensor,
-        y_true: torch.Tensor,
-        y_pred: torch.Tensor,
-        lr: float,
-    ) -> None:
-        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
-        lr = v.check_positive_float("lr", lr)
-        dw, db = self.gradients(x, y_true, y_pred)
-        self.w.add_(dw, alpha=-lr)
-        self.b.add_(db, alpha=-lr)
 
     # -- what the training loop calls (inputs already checked) ---------
     def _step(

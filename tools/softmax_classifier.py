@@ -179,19 +179,6 @@ class SoftmaxClassifier(_LinearModel):
             return route(x, y_true, y_pred, max_bytes=self.max_jacobian_bytes)
         return route(x, y_true, y_pred)
 
-    def update(
-        self,
-        x: torch.Tensor,
-        y_true: torch.Tensor,
-        y_pred: torch.Tensor,
-        lr: float,
-    ) -> None:
-        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
-        lr = v.check_positive_float("lr", lr)
-        dw, db = self.gradients(x, y_true, y_pred)
-        self.w.add_(dw, alpha=-lr)
-        self.b.add_(db, alpha=-lr)
-
     def accuracy(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
         """Fraction of rows whose most probable class is the true class."""
         y_true, y_pred = self._check_targets(y_true, y_pred)
