@@ -8,31 +8,15 @@ from the exact formula (and from PyTorch's) by about 1e-10 relative.
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import pytest
+import torch
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import tools
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-
-import tools  # noqa: E402
-
-with tools.quiet_native_stderr():  # TensorFlow's C++ start-up lines
-    keras = pytest.importorskip("keras")
+from keras_float64 import float64_keras, keras  # noqa: F401 (autouse fixture)
 
 F64 = torch.float64
-
-
-@pytest.fixture(autouse=True)
-def float64_keras():
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    keras.utils.set_random_seed(0)
-    yield
-    keras.config.set_floatx(previous)
 
 
 def scratch() -> tools.Sequential:

@@ -655,13 +655,7 @@ MRE_ERRORS = r"^the relative error of actual against expected is too large"
 @example(actual=TINY, expected=-TINY)
 def test_max_relative_error_of_any_two_finite_numbers(actual, expected):
     value = exact_max_relative_error([Fraction(actual)], [Fraction(expected)])
-    if value is None:
-        with pytest.raises(ValueError, match=r"^expected is all zeros"):
-            max_relative_error(actual, expected)
-        return
-    check_against_exact(
-        lambda: max_relative_error(actual, expected), value, MRE_ERRORS
-    )
+    check_max_relative_error(actual, expected, value)
 
 
 @QUICK
@@ -669,6 +663,12 @@ def test_max_relative_error_of_any_two_finite_numbers(actual, expected):
 def test_max_relative_error_of_any_two_finite_arrays(pair):
     actual, expected = pair
     value = exact_max_relative_error(exact(actual), exact(expected))
+    check_max_relative_error(actual, expected, value)
+
+
+def check_max_relative_error(actual, expected, value) -> None:
+    """``max_relative_error`` against the exact ``value`` (None: all-zero
+    ``expected``, which must be refused)."""
     if value is None:
         with pytest.raises(ValueError, match=r"^expected is all zeros"):
             max_relative_error(actual, expected)

@@ -26,7 +26,7 @@ import torch
 
 from . import _validation as v
 from . import functional as fn
-from .linear_models import _is_keras, uniform_init
+from .linear_models import _is_keras, _WeightsAndBias, uniform_init
 from .losses import CrossEntropyLoss, MSELoss, _Loss
 from .training import EpochLog, training_loop
 
@@ -96,7 +96,7 @@ class _Layer:
         raise NotImplementedError
 
 
-class Linear(_Layer):
+class Linear(_WeightsAndBias, _Layer):
     """An affine layer ``Z = X W + 1 b^T``, like ``torch.nn.Linear``.
 
     ``w`` has shape ``(n_in, n_out)`` (the transpose of ``nn.Linear``'s
@@ -134,20 +134,6 @@ class Linear(_Layer):
 
     def __repr__(self) -> str:
         return f"Linear({self.n_in}, {self.n_out})"
-
-    @property
-    def device(self) -> torch.device:
-        """The device of ``w`` and ``b`` (inputs must be on it)."""
-        return self.w.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """The dtype of ``w`` and ``b`` (inputs must have it)."""
-        return self.w.dtype
-
-    def parameters(self) -> list[torch.Tensor]:
-        """``[w, b]``, updated in place by training."""
-        return [self.w, self.b]
 
     def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         """``[("w", w), ("b", b)]``."""

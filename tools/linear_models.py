@@ -57,7 +57,29 @@ def uniform_init(
     )
 
 
-class _LinearModel:
+class _WeightsAndBias:
+    """An object holding a weight matrix ``w`` and a bias ``b``: chapter
+    1-2's models and chapter 3's ``Linear`` layer alike."""
+
+    w: torch.Tensor
+    b: torch.Tensor
+
+    @property
+    def device(self) -> torch.device:
+        """The device of ``w`` and ``b`` (inputs must be on it)."""
+        return self.w.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of ``w`` and ``b`` (inputs must have it)."""
+        return self.w.dtype
+
+    def parameters(self) -> list[torch.Tensor]:
+        """``[w, b]``: the tensors that training updates in place."""
+        return [self.w, self.b]
+
+
+class _LinearModel(_WeightsAndBias):
     """What every model built on ``Z = X W + 1 b^T`` shares.
 
     Parameters are drawn on the CPU in float64 from
@@ -84,20 +106,6 @@ class _LinearModel:
         self.w, self.b = uniform_init(
             self.n_features, n_outputs, device=device, dtype=dtype, seed=seed
         )
-
-    @property
-    def device(self) -> torch.device:
-        """The device of the parameters (inputs must be on it)."""
-        return self.w.device
-
-    @property
-    def dtype(self) -> torch.dtype:
-        """The dtype of the parameters (inputs must have it)."""
-        return self.w.dtype
-
-    def parameters(self) -> list[torch.Tensor]:
-        """``[w, b]``: the tensors that training updates in place."""
-        return [self.w, self.b]
 
     # -- checks at the boundary ----------------------------------------
     def _check_x(self, x: Any, name: str = "x") -> torch.Tensor:
