@@ -252,3 +252,37 @@ def test_a_minus_inf_logit_is_a_zero_probability():
     z = torch.tensor([[0.0, -math.inf]], dtype=torch.float64)
     assert tools.softmax(z).tolist() == [[1.0, 0.0]]
     assert tools.log_softmax(z).tolist() == [[0.0, -math.inf]]
+
+
+# -- the in-place twins the training loop uses -------------------------------
+# They must give the public formulas' numbers bit for bit (the training logs
+# and stored outputs were made with those), and write over their argument
+# only.
+@QUICK
+@given(z=logits(1e4))
+def test_in_place_softmax_and_log_softmax_are_bit_identical(z):
+    for public, twin in (
+        (softmax, tools.functional._softmax_),
+        (log_softmax, tools.functional._log_softmax_),
+    ):
+        scratch = z.clone()
+        out = twin(scratch)
+        assert torch.equal(out, public(z))
+        assert out.data_ptr() == scratch.data_ptr()  # written in place
+
+
+@QUICK
+@given(
+    pair=SHAPES.flatmap(
+        lambda shape: st.tuples(logits(1e3, shape), logits(1e3, shape))
+    )
+)
+def test_in_place_mse_and_its_gradient_are_bit_identical(pair):
+    y, y_pred = pair
+    loss, grad = tools.functional._mse_and_grad_(y, y_pred.clone())
+    assert torch.equal(loss, tools.functional.mse(y, y_pred))
+    assert torch.equal(grad, tools.functional.mse_grad(y, y_pred))
+    assert torch.equal(
+        tools.functional._mse_(y, y_pred.clone()),
+        tools.functional.mse(y, y_pred),
+    )

@@ -68,6 +68,23 @@ def log_softmax(z: torch.Tensor) -> torch.Tensor:
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
+# The same two formulas written over their argument, for the training
+# loop's temporaries (fresh logits that nothing else holds, no autograd):
+# the numbers of softmax and log_softmax, exactly, without two of their
+# temporaries as large as z.
+def _softmax_(z: torch.Tensor) -> torch.Tensor:
+    """:func:`softmax` of ``z``, computed in place in ``z``."""
+    e = z.sub_(_row_max(z)).exp_()
+    return e.div_(e.sum(dim=1, keepdim=True))
+
+
+def _log_softmax_(z: torch.Tensor) -> torch.Tensor:
+    """:func:`log_softmax` of ``z``, computed in place in ``z``."""
+    shifted = z.sub_(_row_max(z))
+    lse = torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
+    return shifted.sub_(lse)
+
+
 def _row_max(z: torch.Tensor) -> torch.Tensor:
     """Each row's largest logit, ``(m, 1)``; refuses what has no softmax.
 
@@ -163,6 +180,22 @@ def mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 def mse_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """``dL/dY_hat = 2 (Y_hat - Y) / (m c)``, the gradient of :func:`mse`."""
     return (y_pred - y_true) * (2.0 / y_true.numel())
+
+
+def _mse_and_grad_(
+    y_true: torch.Tensor, y_pred: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(mse, mse_grad)`` of the pair, with their numbers, from one
+    residual ``Y_hat - Y`` computed in place in ``y_pred`` (a temporary:
+    the training loop's fresh predictions), which becomes the gradient."""
+    r = y_pred.sub_(y_true)
+    loss = r.square().mean()
+    return loss, r.mul_(2.0 / y_true.numel())
+
+
+def _mse_(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """:func:`mse`, computed in place in ``y_pred`` (a temporary)."""
+    return y_pred.sub_(y_true).square_().mean()
 
 
 def cross_entropy_with_logits(

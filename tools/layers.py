@@ -202,14 +202,19 @@ class ReLU(_Activation):
         return fn.relu_derivative(z)
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
-        self._output = super()._forward(z)
-        return self._output
+        # relu'(Z) is 1 exactly where Z > 0, that is where relu(Z) > 0:
+        # the output tells the backward pass all it needs. So the layer
+        # keeps the output where other activations keep their input, and
+        # Z is freed now, as autograd frees it.
+        out = fn.relu(z)
+        self._input, self._out_shape = out, tuple(z.shape)
+        return out
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         # G * relu'(Z), with relu'(Z) = sign(relu(Z)): 1 where Z > 0, else
         # 0. Read off the kept output, it costs two float passes, about a
         # quarter of building and applying a boolean mask.
-        return self._output.sign().mul_(g)
+        return self._input.sign().mul_(g)
 
 
 class Sigmoid(_Activation):
