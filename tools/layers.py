@@ -95,6 +95,11 @@ class _Layer:
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        """The output alone, with nothing kept for a backward pass: for
+        evaluation, as ``torch.no_grad()`` keeps no graph."""
+        return self._forward(x)
+
 
 class Linear(_WeightsAndBias, _Layer):
     """An affine layer ``Z = X W + 1 b^T``, like ``torch.nn.Linear``.
@@ -155,7 +160,11 @@ class Linear(_WeightsAndBias, _Layer):
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         self._input, self._out_shape = x, (x.shape[0], self.n_out)
-        return torch.addmm(self.b, x, self.w)  # X W + 1 b^T
+        return self._apply(x)
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        """``Z = X W + 1 b^T``, in one fused operation."""
+        return torch.addmm(self.b, x, self.w)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         self._parameter_gradients(g)
@@ -186,6 +195,9 @@ class _Activation(_Layer):
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
         self._input, self._out_shape = z, tuple(z.shape)
+        return self._phi(z)
+
+    def _apply(self, z: torch.Tensor) -> torch.Tensor:
         return self._phi(z)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
@@ -380,6 +392,12 @@ class Sequential:
         for layer in self.layers:
             x = layer._forward(x)
         self._out_shape = tuple(x.shape)
+        return x
+
+    def _apply(self, x: torch.Tensor) -> torch.Tensor:
+        """The output, with nothing kept (for evaluation)."""
+        for layer in self.layers:
+            x = layer._apply(x)
         return x
 
     def _backward(
@@ -621,8 +639,10 @@ class _Trainable:
     def _scores(
         self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
     ) -> tuple[float, float | None]:
-        out = self.net._forward(x)
-        loss = float(self.loss._forward(out, y))
+        # Nothing is kept for a backward pass: the activations of the
+        # whole set are freed as soon as the next layer has read them.
+        out = self.net._apply(x)
+        loss = float(self.loss._value(out, y))
         if accuracy and isinstance(self.loss, CrossEntropyLoss):
             hits = out.argmax(dim=1) == y.argmax(dim=1)
             return loss, float(hits.double().mean())
@@ -630,7 +650,7 @@ class _Trainable:
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
         for i, layer in enumerate(self.net.layers):
-            x = layer._forward(x)
+            x = layer._apply(x)
             if not bool(torch.isfinite(x).all()):
                 raise ValueError(
                     f"the output of layer {i} {layer!r} overflowed "

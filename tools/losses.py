@@ -86,6 +86,12 @@ class _Loss:
     def _backward(self) -> torch.Tensor:
         raise NotImplementedError
 
+    def _value(
+        self, output: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        """The loss alone, with nothing kept (for evaluation)."""
+        raise NotImplementedError
+
 
 class MSELoss(_Loss):
     """Mean squared error over all ``m c`` entries, as ``nn.MSELoss()``.
@@ -105,6 +111,11 @@ class MSELoss(_Loss):
         self, output: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
         self._output, self._target = output, target
+        return self._value(output, target)
+
+    def _value(
+        self, output: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
         return mse(target, output)
 
     def _backward(self) -> torch.Tensor:
@@ -142,6 +153,11 @@ class CrossEntropyLoss(_Loss):
         self, output: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
         self._output, self._target = output, target
+        return self._value(output, target)
+
+    def _value(
+        self, output: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
         return cross_entropy_with_logits(target, output)
 
     def _backward(self) -> torch.Tensor:
