@@ -71,6 +71,8 @@ def source_markdown(obj: Any) -> str:
     """The Markdown that ``show_source`` displays for ``obj``."""
     obj = inspect.unwrap(obj)
     try:
+        if not (inspect.isroutine(obj) or inspect.isclass(obj)):
+            raise TypeError  # a module, say: it has source lines too
         lines, first = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj) or "").resolve()
     except (TypeError, OSError) as exc:
@@ -90,7 +92,7 @@ def source_markdown(obj: Any) -> str:
 
 def _caption(obj: Any, path: Path, first: int, last: int) -> str:
     """``name`` · [tools/x.py, lines a–b](link), or just the name."""
-    name = f"`{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}`"
+    name = f"`{obj.__qualname__}`"
     try:
         relative = path.relative_to(_PACKAGE_ROOT).as_posix()
     except ValueError:  # not part of the package: no stable path to show
