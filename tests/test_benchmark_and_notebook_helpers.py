@@ -403,6 +403,18 @@ def _sample_tight(x):
     return x
 
 
+def _sample_spaced(x):
+    """Spaced."""
+
+    return x
+
+
+def _sample_doc_then_comment():
+    """Only a docstring, then a comment."""
+
+    # the blank line after the docstring goes with it
+
+
 def _sample_plain(x):
     y = x + 1
     return y
@@ -444,6 +456,11 @@ def test_source_markdown_of_a_documented_function_in_full():
     [
         (_sample_tight, "One line.\n\n```python\ndef _sample_tight(x):\n"
          "    return x\n```"),
+        (_sample_spaced, "Spaced.\n\n```python\ndef _sample_spaced(x):\n"
+         "    return x\n```"),
+        (_sample_doc_then_comment, "Only a docstring, then a comment.\n\n"
+         "```python\ndef _sample_doc_then_comment():\n"
+         "    # the blank line after the docstring goes with it\n```"),
         (_sample_plain, "```python\ndef _sample_plain(x):\n    y = x + 1\n"
          "    return y\n```"),
         (_sample_stub, "```python\ndef _sample_stub(): ...\n```"),
@@ -453,7 +470,8 @@ def test_source_markdown_of_a_documented_function_in_full():
         (_sample_lambda, "```python\n"
          "_sample_lambda = lambda x: x + 1  # noqa: E731\n```"),
     ],
-    ids=["tight", "plain", "stub", "call", "doc only", "lambda"],
+    ids=["tight", "spaced", "doc+comment", "plain", "stub", "call",
+         "doc only", "lambda"],
 )
 def test_source_markdown_with_and_without_docstring(obj, shown):
     caption = f"**`{obj.__qualname__}`**\n\n"

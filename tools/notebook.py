@@ -123,7 +123,7 @@ def _split_docstring(source: str) -> tuple[str, str]:
     start, end = body[0].lineno, body[0].end_lineno or body[0].lineno
     lines = source.splitlines(keepends=True)
     rest = lines[: start - 1] + lines[end:]
-    if len(body) > 1 and lines[end : end + 1] and not lines[end].strip():
+    if lines[end : end + 1] and not lines[end].strip():
         rest = lines[: start - 1] + lines[end + 1 :]  # the blank line after
     return "".join(rest), inspect.cleandoc(body[0].value.value)
 
