@@ -5,6 +5,7 @@
 #   make sync     rewrite every notebook's Colab/NBViewer links and setup cell from _config.yml
 #   make figures  redraw the static figures in content/figures
 #   make bench    time scratch fit against fit_torch; writes the appendix's table and figure
+#   make mutate   mutation testing of tools/ with mutmut, then the score (MUTATION.md)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -20,7 +21,7 @@ JOBS ?= auto
 PYTEST_PARALLEL := -n $(JOBS) --dist loadscope --durations=10
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-.PHONY: setup browser book test test-fast test-notebooks bench refresh sync figures clean
+.PHONY: setup browser book test test-fast test-notebooks bench mutate refresh sync figures clean
 
 setup: $(STAMP)
 
@@ -56,6 +57,19 @@ test-notebooks: $(STAMP)
 # Per-step time of every scratch model's fit against fit_torch (a few minutes; not a test).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_training.py
+
+# Mutation testing (MUTATION.md): mutmut makes one small change to tools/ at a time and runs
+# the unit tests that call the changed function ([tool.mutmut] in pyproject.toml); a change
+# no test notices is a gap in the tests. Not part of `make test`: all of tools/ takes well over
+# an hour on one core. Always a fresh run, since mutmut keeps an old verdict for a function
+# that did not change, even when the tests did. MUTANTS narrows it to some modules, e.g.
+# make mutate MUTANTS="tools.metrics.* tools.jacobian.*"; MUTATE_JOBS=N runs N mutants at once.
+MUTATE_JOBS ?= 1
+MUTANTS ?=
+mutate: $(STAMP)
+	rm -rf mutants
+	OMP_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(MUTATE_JOBS) $(foreach m,$(MUTANTS),'$(m)')
+	$(BIN)/python scripts/mutation_score.py
 
 refresh: $(STAMP)
 	$(BIN)/python scripts/refresh_notebooks.py

@@ -142,6 +142,17 @@ def test_peak_tensor_bytes_counts_the_result():
     assert peak_tensor_bytes(lambda: None) == 0
 
 
+def test_meta_tensors_and_plain_numbers_cost_nothing():
+    """Meta tensors hold no data; an operator may return a plain number
+    (``item``)."""
+    with PeakTensorMemory() as mem:
+        a = torch.zeros(1000, device="meta")
+        b = a + 1
+        number = torch.ones(3, dtype=F64).sum().item()
+    assert (mem.peak, number) == (24 + 8, 3.0)  # ones(3) and its sum
+    del a, b
+
+
 # -- growth_exponent --------------------------------------------------------------------------------
 @pytest.mark.parametrize("exponent", [1.0, 2.0, 0.5, 0.0, -1.0])
 @pytest.mark.parametrize("sizes", [[8, 16, 32, 64], [3, 1000], [1, 2.5, 7, 100, 1e4]], ids=["doubling", "two", "irregular"])
@@ -171,6 +182,73 @@ def test_seconds_per_call_is_positive_and_calls_fn_enough(repeat):
     t = seconds_per_call(lambda: calls.append(sum(range(200))), repeat=repeat, min_time=0.002)
     assert isinstance(t, float) and 0 < t < 0.002
     assert len(calls) >= repeat + 1          # the warm-up call and at least one per round
+
+
+@pytest.mark.parametrize(
+    "sizes, costs, message",
+    [
+        ([1, 2, 3], [1, 2], "sizes and costs must have the same length >= 2, "
+         "got 3 and 2"),
+        ([0, 2], [1, 2], "sizes and costs must be positive to take "
+         "logarithms"),
+        ([4, 4], [1, 2], "sizes must not all be equal"),
+    ],
+    ids=["length", "positive", "equal"],
+)
+def test_growth_exponent_messages_in_full(sizes, costs, message):
+    with pytest.raises(ValueError) as info:
+        growth_exponent(sizes, costs)
+    assert str(info.value) == message
+
+
+def test_growth_exponent_is_accurate_for_sizes_close_together():
+    """Centred sums keep the slope exact to 1e-9 even when the log sizes
+    differ by 1e-4 only (an uncentred sum loses about 1e-6 here)."""
+    sizes = [10_000, 10_001, 10_002, 10_003]
+    costs = [3 * s**2 for s in sizes]
+    assert growth_exponent(sizes, costs) == pytest.approx(2.0, abs=1e-9)
+
+
+class FakeClock:
+    """Stands for ``time``: each call of ``fn`` advances ``perf_counter`` by
+    ``step(k)`` seconds, k = 0, 1, ... the call's index."""
+
+    def __init__(self, step):
+        self.now, self.calls, self.step = 0.0, 0, step
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def fn(self) -> None:
+        self.now += self.step(self.calls)
+        self.calls += 1
+
+
+def test_seconds_per_call_doubles_the_calls_until_a_round_lasts_min_time(
+    monkeypatch,
+):
+    """Calls of 1/64 s: rounds of 1, 2, 4 calls (4/64 s >= 0.05 s), then 4
+    more rounds of 4: 1 warm-up + 7 + 16 = 24 calls, and 1/64 s each."""
+    clock = FakeClock(lambda k: 1 / 64)
+    monkeypatch.setattr(tools.benchmark, "time", clock)
+    assert seconds_per_call(clock.fn) == 1 / 64
+    assert clock.calls == 24
+
+
+def test_seconds_per_call_stops_doubling_at_exactly_min_time(monkeypatch):
+    clock = FakeClock(lambda k: 1 / 64)
+    monkeypatch.setattr(tools.benchmark, "time", clock)
+    assert seconds_per_call(clock.fn, repeat=2, min_time=4 / 64) == 1 / 64
+    assert clock.calls == 1 + (1 + 2 + 4) + 4  # a 4/64 s round is enough
+
+
+def test_seconds_per_call_keeps_the_fastest_round(monkeypatch):
+    """The first 4 calls (warm-up, rounds of 1 and 2) take 2/64 s, the rest
+    1/64 s: the later rounds give the best time per call."""
+    clock = FakeClock(lambda k: 2 / 64 if k < 4 else 1 / 64)
+    monkeypatch.setattr(tools.benchmark, "time", clock)
+    assert seconds_per_call(clock.fn, repeat=3) == 1 / 64
+    assert clock.calls == 1 + (1 + 2) + 2 * 2
 
 
 # -- quiet_native_stderr ----------------------------------------------------------------------------
@@ -229,8 +307,9 @@ def _code_block(markdown: str) -> str:
 def test_show_source_caption_names_file_lines_and_links_them(obj):
     lines, first = inspect.getsourcelines(obj)
     last = first + len(lines) - 1
-    module = inspect.getsourcefile(obj)
-    relative = "tools/" + Path(module).name
+    # getsourcelines unwraps a decorated function, getsourcefile does not: the
+    # module's own name gives the file (also under a wrapping decorator).
+    relative = obj.__module__.replace(".", "/") + ".py"
     caption = source_markdown(obj).split("\n", 1)[0]
     assert caption == (
         f"**`{obj.__qualname__}`** · [{relative}, lines {first}–{last}]"
@@ -289,6 +368,153 @@ def test_show_source_rejects_non_code(obj):
     pytest.importorskip("IPython")
     with pytest.raises(TypeError, match=r"obj must be a function, method or class"):
         tools.show_source(obj)
+
+
+# -- show_source on functions of this module ---------------------------------
+# mutmut rewrites tools/ (a decorator on each function, a copy per mutant), so
+# the exact text that show_source makes is checked on functions defined here.
+def _sample_documented(x):
+    """Add one.
+
+    A second paragraph that runs
+    over two lines, with ``code`` and :func:`f`.
+
+    The rule::
+
+        y = x + 1
+
+    >>> _sample_documented(1)
+    2
+
+    After the example, a quote:
+
+        indented, but no literal block
+
+        >>> 1 + 1
+        2
+    """
+
+    y = x + 1
+    return y
+
+
+def _sample_tight(x):
+    """One line."""
+    return x
+
+
+def _sample_spaced(x):
+    """Spaced."""
+
+    return x
+
+
+def _sample_doc_then_comment():
+    """Only a docstring, then a comment."""
+
+    # the blank line after the docstring goes with it
+
+
+def _sample_plain(x):
+    y = x + 1
+    return y
+
+
+def _sample_stub(): ...
+
+
+def _sample_call():
+    print("hi")
+
+
+class _SampleDocOnly:
+    """Only a docstring."""
+
+
+_sample_lambda = lambda x: x + 1  # noqa: E731
+
+
+def test_source_markdown_of_a_documented_function_in_full():
+    assert source_markdown(_sample_documented) == (
+        "**`_sample_documented`**\n\n"
+        "Add one.\n\n"
+        "A second paragraph that runs over two lines, with `code` and "
+        "`f`.\n\n"
+        "The rule:\n\n"
+        "```text\ny = x + 1\n```\n\n"
+        "```pycon\n>>> _sample_documented(1)\n2\n```\n\n"
+        "After the example, a quote:\n\n"
+        "indented, but no literal block\n\n"
+        "```pycon\n>>> 1 + 1\n2\n```\n\n"
+        "```python\ndef _sample_documented(x):\n    y = x + 1\n"
+        "    return y\n```"
+    )
+
+
+@pytest.mark.parametrize(
+    "obj, shown",
+    [
+        (_sample_tight, "One line.\n\n```python\ndef _sample_tight(x):\n"
+         "    return x\n```"),
+        (_sample_spaced, "Spaced.\n\n```python\ndef _sample_spaced(x):\n"
+         "    return x\n```"),
+        (_sample_doc_then_comment, "Only a docstring, then a comment.\n\n"
+         "```python\ndef _sample_doc_then_comment():\n"
+         "    # the blank line after the docstring goes with it\n```"),
+        (_sample_plain, "```python\ndef _sample_plain(x):\n    y = x + 1\n"
+         "    return y\n```"),
+        (_sample_stub, "```python\ndef _sample_stub(): ...\n```"),
+        (_sample_call, '```python\ndef _sample_call():\n    print("hi")\n```'),
+        (_SampleDocOnly, "Only a docstring.\n\n```python\n"
+         "class _SampleDocOnly:\n```"),
+        (_sample_lambda, "```python\n"
+         "_sample_lambda = lambda x: x + 1  # noqa: E731\n```"),
+    ],
+    ids=["tight", "spaced", "doc+comment", "plain", "stub", "call",
+         "doc only", "lambda"],
+)
+def test_source_markdown_with_and_without_docstring(obj, shown):
+    caption = f"**`{obj.__qualname__}`**\n\n"
+    assert source_markdown(obj) == caption + shown
+
+
+def test_doc_markdown_takes_tab_indented_literal_blocks():
+    doc = tools.notebook._doc_markdown("The rule::\n\n\ty = x + 1")
+    assert doc == "The rule:\n\n```text\ny = x + 1\n```"
+
+
+def test_source_markdown_refuses_a_module_and_names_what_it_got():
+    """A module has source lines, but no one lesson to show."""
+    with pytest.raises(TypeError, match=r"^obj must be a function, method"):
+        source_markdown(tools.metrics)
+    with pytest.raises(TypeError) as info:
+        source_markdown(42)
+    assert str(info.value) == (
+        "obj must be a function, method or class defined in a .py file, "
+        "got 42"
+    )
+
+
+def test_use_book_style_sets_the_book_figure_settings():
+    import matplotlib
+
+    expected = {
+        "figure.facecolor": "white",
+        "savefig.facecolor": "white",
+        "savefig.pad_inches": 0.3,
+        "font.size": 11.0,
+        "axes.titlesize": 12.0,
+        "axes.labelsize": 11.0,
+        "xtick.labelsize": 10.0,
+        "ytick.labelsize": 10.0,
+        "legend.fontsize": 10.0,
+    }
+    with matplotlib.rc_context():
+        matplotlib.rcParams.update(  # anything else first
+            {k: "black" if "color" in k else 7 for k in expected}
+        )
+        tools.use_book_style()
+        assert {key: matplotlib.rcParams[key] for key in expected} == expected
 
 
 # -- logits overflow --------------------------------------------------------------------------------

@@ -109,3 +109,104 @@ def test_bad_input():
         tools.relative_error(x, torch.ones(3, dtype=F64))
     with pytest.raises(ValueError, match="numeric must be finite"):
         tools.relative_error(x, x * math.nan)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: tools.numerical_gradient(lambda: 0.0, [1.0]), "x"),
+        (lambda: tools.gradient_check(tools.ReLU(), [[1.0]]), "x"),
+        (lambda: tools.relative_error([1.0], torch.ones(1)), "analytic"),
+        (lambda: tools.relative_error(torch.ones(1), [1.0]), "numeric"),
+    ],
+)
+def test_a_list_for_a_tensor_is_refused_by_name(call, name):
+    with pytest.raises(TypeError) as info:
+        call()
+    assert str(info.value) == (
+        f"{name} must be a torch.Tensor, got list; convert it with "
+        f"torch.as_tensor({name}, dtype=torch.float64)"
+    )
+
+
+def test_relative_error_shape_message_in_full():
+    with pytest.raises(ValueError) as info:
+        tools.relative_error(torch.ones(2, 1), torch.ones(3))
+    assert str(info.value) == (
+        "analytic and numeric must have the same shape, got (2, 1) and (3,)"
+    )
+
+
+def test_numerical_gradient_default_step_is_small():
+    """The default eps (1e-6) leaves a truncation error far below 1e-8; a
+    step of 1 would give (8 - 0) / 2 = 4 for d(x^3)/dx = 3 at x = 1."""
+    x = torch.ones(1, dtype=F64)
+    g = tools.numerical_gradient(lambda: (x**3).sum(), x)
+    assert abs(float(g) - 3.0) < 1e-8
+
+
+def test_gradient_check_uses_its_eps_for_x_and_every_parameter():
+    """eps = 0.1 leaves a truncation error of order 1e-3 in every numeric
+    gradient of a curved network; the default eps leaves none visible."""
+    net = tools.Sequential(
+        tools.Linear(3, 4, dtype=F64, seed=0), tools.Tanh()
+    )
+    x = randn(5, 3, seed=7)
+    coarse = tools.gradient_check(net, x, eps=0.1)
+    fine = tools.gradient_check(net, x)
+    assert list(coarse) == ["x", "0.w", "0.b"]
+    assert min(coarse.values()) > 1e-5, coarse
+    assert max(fine.values()) < 1e-7, fine
+
+
+def test_gradient_check_is_reproducible_and_seeded():
+    """Same seed, same numbers (the global generator plays no part); the
+    default seed is 0; another seed draws another R."""
+    layer, x = BrokenSigmoid(), randn(5, 3, seed=4)
+    first = tools.gradient_check(layer, x)
+    torch.manual_seed(123)
+    torch.randn(10)
+    assert tools.gradient_check(layer, x) == first
+    assert tools.gradient_check(layer, x, seed=0) == first
+    assert tools.gradient_check(layer, x, seed=1) != first
+
+
+class Recorded(Exception):
+    pass
+
+
+class Probe:
+    """A layer that records the ``R`` handed to ``backward``, then stops the
+    check (its output lives on ``device``, its values do not matter)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device, self.seen = torch.device(device), []
+
+    def forward(self, x):
+        return torch.zeros(2, 3, dtype=x.dtype, device=self.device)
+
+    def backward(self, r):
+        self.seen.append(r)
+        raise Recorded
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_gradient_check_r_is_the_float64_draw_in_the_output_dtype(dtype):
+    """R is the seed's float64 normal draw, rounded to the output's dtype: the
+    same numbers whatever the layer's precision."""
+    probe = Probe()
+    with pytest.raises(Recorded):
+        tools.gradient_check(probe, torch.ones(2, 4, dtype=dtype), seed=5)
+    (r,) = probe.seen
+    g = torch.Generator().manual_seed(5)
+    expected = torch.randn(2, 3, generator=g, dtype=F64).to(dtype)
+    assert r.dtype == dtype
+    assert torch.equal(r, expected)
+
+
+def test_gradient_check_hands_r_over_on_the_output_device():
+    """The meta device stands for a GPU: R must follow the output there."""
+    probe = Probe("meta")
+    with pytest.raises(Recorded):
+        tools.gradient_check(probe, torch.ones(2, 4, dtype=F64))
+    assert probe.seen[0].device == torch.device("meta")

@@ -168,6 +168,75 @@ def test_memory_error_message_states_need_and_cap_correctly(m, cap):
     assert _amount(msg, "max_bytes=") == pytest.approx(cap, rel=0.01), msg
 
 
+def test_memory_error_message_in_full():
+    x, y = make_data(3, 3, 10, seed=5)
+    with pytest.raises(MemoryError) as info:
+        gradients_full_jacobian(x, y, tools.softmax(x), max_bytes=1000)
+    assert str(info.value) == (
+        "the full Jacobian of a batch of 10 samples with 3 classes needs "
+        "9.14 KiB, more than max_bytes=1000 (1000 B); use a smaller batch, "
+        "a larger max_bytes, or the block-jacobian / closed-form route"
+    )
+
+
+def test_cap_counts_the_bytes_of_the_inputs_dtype():
+    """float32 Jacobians take half the bytes of float64 ones."""
+    x, y = make_data(4, 3, 6, seed=1)
+    x, y = x.float(), y.float()
+    s = tools.softmax(x[:, :3])
+    need = full_jacobian_bytes(6, 4, 3, itemsize=4)
+    assert need == 2160
+    dw, _ = gradients_full_jacobian(x, y, s, max_bytes=need)
+    assert dw.dtype == torch.float32
+    with pytest.raises(MemoryError, match=r"needs 2.11 KiB, .*=2159 "):
+        gradients_full_jacobian(x, y, s, max_bytes=need - 1)
+
+
+@pytest.mark.parametrize(
+    "n, shown",
+    [
+        (0, "0 B"),
+        (1023, "1023 B"),
+        (1024, "1.00 KiB"),
+        (1536, "1.50 KiB"),
+        (10240, "10.00 KiB"),
+        (2**20, "1.00 MiB"),
+        (2**30, "1.00 GiB"),
+        (2**40, "1024.00 GiB"),  # GiB is the largest unit
+    ],
+)
+def test_format_bytes(n, shown):
+    assert tools.jacobian.format_bytes(n) == shown
+
+
+def test_jacobian_pieces_and_routes_keep_the_dtype_of_their_input():
+    x, y = make_data(4, 3, 5, seed=2)
+    x, y = x.half(), y.half()
+    s = tools.softmax(x[:, :3].double()).half()
+    assert softmax_jacobian(s).dtype == torch.float16
+    assert softmax_jacobian_blocks(s).dtype == torch.float16
+    assert logits_jacobian_wrt_weights(x, 3).dtype == torch.float16
+    for route in ROUTES.values():
+        dw, db = route(x, y, s)
+        assert dw.dtype == db.dtype == torch.float16
+
+
+def test_jacobian_pieces_and_routes_keep_the_device_of_their_input():
+    """On the meta device (shapes only, no data), as on a GPU: any tensor
+    made on the default device would not combine with the input."""
+    meta = torch.device("meta")
+    x, y = (t.to(meta) for t in make_data(4, 3, 5, seed=2))
+    s = torch.empty(5, 3, dtype=F64, device=meta)
+    assert softmax_jacobian(s).device == meta
+    assert softmax_jacobian(s).shape == (5, 3, 5, 3)
+    assert softmax_jacobian_blocks(s).device == meta
+    assert logits_jacobian_wrt_weights(x, 3).device == meta
+    for route in ROUTES.values():
+        dw, db = route(x, y, s)
+        assert dw.device == db.device == meta
+        assert dw.shape == (4, 3) and db.shape == (3,)
+
+
 # -- the routes inside SoftmaxClassifier --------------------------------------------------------------
 @pytest.mark.parametrize("route", ["block-jacobian", "full-jacobian"])
 @pytest.mark.parametrize("soft", [False, True], ids=["onehot", "soft"])

@@ -547,6 +547,44 @@ def test_max_relative_error_too_large_for_float64_raises(actual, expected):
         agreement(actual, expected)
 
 
+# -- the whole messages (a learner reads them in full) -----------------------
+def message_of(call) -> str:
+    with pytest.raises(ValueError) as info:
+        call()
+    return str(info.value)
+
+
+def test_mape_undefined_message_in_full():
+    pred, true = t(1.0, 2.0, 0.0, 3.0), t(0.0, 0.0, 0.0, 3.0)
+    assert message_of(lambda: torch_mape(pred, true)) == (
+        "true_value is 0 where pred_value is not, at 2 entries: the "
+        "percentage error is undefined there; compare those entries with an "
+        "absolute error"
+    )
+
+
+def test_mape_too_large_message_in_full():
+    assert message_of(lambda: torch_mape(1.0, 1e-320)) == (
+        "the percentage error of pred_value against true_value is too large "
+        "for a float64 (above 1.8e308 %): true_value has entries far closer "
+        "to 0 than pred_value's; compare those entries with an absolute error"
+    )
+
+
+def test_max_relative_error_messages_in_full():
+    assert message_of(
+        lambda: max_relative_error(t(0.0, 1.0), t(0.0, 0.0))
+    ) == (
+        "expected is all zeros, so a relative error is undefined; use an "
+        "absolute error"
+    )
+    assert message_of(lambda: max_relative_error(1.0, 1e-320)) == (
+        "the relative error of actual against expected is too large for a "
+        "float64: the largest |expected| is 1e-320, far smaller than "
+        "|actual - expected|; use an absolute error"
+    )
+
+
 # -- properties over any finite float64 input (Hypothesis) -------------------
 FINITE = st.floats(allow_nan=False, allow_infinity=False, width=64)
 QUICK = settings(

@@ -71,6 +71,8 @@ def source_markdown(obj: Any) -> str:
     """The Markdown that ``show_source`` displays for ``obj``."""
     obj = inspect.unwrap(obj)
     try:
+        if not (inspect.isroutine(obj) or inspect.isclass(obj)):
+            raise TypeError  # a module, say: it has source lines too
         lines, first = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj) or "").resolve()
     except (TypeError, OSError) as exc:
@@ -90,7 +92,7 @@ def source_markdown(obj: Any) -> str:
 
 def _caption(obj: Any, path: Path, first: int, last: int) -> str:
     """``name`` · [tools/x.py, lines a–b](link), or just the name."""
-    name = f"`{getattr(obj, '__qualname__', getattr(obj, '__name__', ''))}`"
+    name = f"`{obj.__qualname__}`"
     try:
         relative = path.relative_to(_PACKAGE_ROOT).as_posix()
     except ValueError:  # not part of the package: no stable path to show
@@ -121,7 +123,7 @@ def _split_docstring(source: str) -> tuple[str, str]:
     start, end = body[0].lineno, body[0].end_lineno or body[0].lineno
     lines = source.splitlines(keepends=True)
     rest = lines[: start - 1] + lines[end:]
-    if len(body) > 1 and lines[end : end + 1] and not lines[end].strip():
+    if lines[end : end + 1] and not lines[end].strip():
         rest = lines[: start - 1] + lines[end + 1 :]  # the blank line after
     return "".join(rest), inspect.cleandoc(body[0].value.value)
 
