@@ -146,8 +146,8 @@ def test_check_probability_rows_full_messages_and_the_tolerance_edge():
         ),
         (
             v.check_nonnegative_float,
-            None,
-            "n must be a number >= 0, got None (NoneType)",
+            "0",
+            "n must be a number >= 0, got '0' (str)",
         ),
     ],
 )
