@@ -286,3 +286,43 @@ def test_in_place_mse_and_its_gradient_are_bit_identical(pair):
         tools.functional._mse_(y, y_pred.clone()),
         tools.functional.mse(y, y_pred),
     )
+
+
+# -- full messages and defaults ------------------------------------------
+def test_softmax_full_messages_for_what_is_not_a_batch():
+    with pytest.raises(ValueError) as info:
+        tools.softmax(torch.zeros(3, dtype=F64))
+    assert str(info.value) == (
+        "z must be a 2-D tensor of logits, one row per sample, got (3,); "
+        "for a single sample use z.unsqueeze(0)"
+    )
+    with pytest.raises(ValueError) as info:
+        tools.log_softmax([[1.0, 2.0]])
+    assert str(info.value) == (
+        "z must be a 2-D tensor of logits, one row per sample, got "
+        "<class 'list'>; for a single sample use z.unsqueeze(0)"
+    )
+
+
+def test_relu_derivative_is_a_step_at_zero_in_the_input_dtype():
+    z = torch.tensor([-1.0, 0.0, 0.5, 2.0], dtype=F64)
+    d = tools.functional.relu_derivative(z)
+    assert d.dtype == F64 and d.tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_gelu_is_exact_by_default_and_refuses_other_forms():
+    z = torch.linspace(-4, 4, 17, dtype=F64).requires_grad_()
+    exact = F.gelu(z)
+    (grad,) = torch.autograd.grad(exact.sum(), z)
+    z = z.detach()
+    assert_close(tools.functional.gelu(z), exact.detach(), rtol=0, atol=1e-15)
+    assert_close(
+        tools.functional.gelu_derivative(z), grad, rtol=0, atol=1e-14
+    )
+    for f in (tools.functional.gelu, tools.functional.gelu_derivative):
+        with pytest.raises(ValueError) as info:
+            f(z, "erf")
+        assert str(info.value) == (
+            "approximate must be 'none' (exact, with erf) or 'tanh', "
+            "got 'erf'"
+        )

@@ -406,3 +406,373 @@ def test_a_layer_with_its_own_backward_trains_through_fit():
     )
     net.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)
     assert calls == [(4, 4), (4, 4)]
+
+
+# -- full messages, defaults and what each call keeps ----------------------
+def message(call, error=ValueError) -> str:
+    with pytest.raises(error) as info:
+        call()
+    return str(info.value)
+
+
+NAN = torch.tensor([[math.nan]], dtype=F64)
+
+
+def test_reprs():
+    net = tools.Sequential(
+        tools.Linear(2, 3), tools.GELU(), tools.Linear(3, 1),
+        tools.GELU("tanh"), tools.Sigmoid(),
+    )
+    assert repr(net) == (
+        "Sequential(Linear(2, 3), GELU(), Linear(3, 1), "
+        "GELU(approximate='tanh'), Sigmoid())"
+    )
+    assert repr(tools.MSELoss()) == "MSELoss()"
+    assert repr(tools.CrossEntropyLoss()) == "CrossEntropyLoss()"
+
+
+def test_activation_forward_full_messages():
+    relu = tools.ReLU()
+    assert message(lambda: relu.forward([1.0]), TypeError) == (
+        "x must be a torch.Tensor, got list; convert it with "
+        "torch.as_tensor(x, dtype=torch.float64)"
+    )
+    assert message(lambda: relu.forward(torch.ones(2, 2, dtype=int)),
+                   TypeError) == (
+        "x must hold floating-point numbers, got torch.int64"
+    )
+    grad = torch.ones(1, 1, dtype=F64, requires_grad=True)
+    assert message(lambda: relu.forward(grad)) == (
+        "x requires grad (it carries autograd history); "
+        "pass x.detach() instead"
+    )
+    assert message(lambda: relu.forward(NAN)) == (
+        "x must be finite, but 1 of its 1 entries are NaN or inf"
+    )
+
+
+def test_activation_backward_full_messages():
+    tanh = tools.Tanh()
+    assert message(lambda: tanh.backward(torch.ones(2, 3, dtype=F64)),
+                   RuntimeError) == (
+        "Tanh().backward() was called before forward(x): there is no "
+        "input to differentiate at yet"
+    )
+    tanh.forward(torch.zeros(2, 3, dtype=F64))
+    assert message(lambda: tanh.backward([1.0]), TypeError) == (
+        "grad_output must be a torch.Tensor, got list; convert it with "
+        "torch.as_tensor(grad_output, dtype=torch.float64)"
+    )
+    assert message(lambda: tanh.backward(torch.ones(3, 2, dtype=F64))) == (
+        "grad_output must have the shape of the last output (2, 3), "
+        "got shape (3, 2)"
+    )
+    assert message(lambda: tanh.backward(torch.ones(2, 3))) == (
+        "grad_output has dtype torch.float32 but the input has dtype "
+        "torch.float64; convert it with grad_output.to(torch.float64)"
+    )
+    grad = torch.ones(2, 3, dtype=F64, requires_grad=True)
+    assert message(lambda: tanh.backward(grad)) == (
+        "grad_output requires grad (it carries autograd history); "
+        "pass grad_output.detach() instead"
+    )
+    assert message(lambda: tanh.backward(torch.full((2, 3), math.nan,
+                                                    dtype=F64))) == (
+        "grad_output must be finite, but 6 of its 6 entries are NaN or inf"
+    )
+
+
+def test_linear_full_messages_and_seeded_device_placement():
+    assert message(lambda: tools.Linear(0, 2)) == (
+        "n_in must be an integer >= 1, got 0"
+    )
+    assert message(lambda: tools.Linear(2, 0)) == (
+        "n_out must be an integer >= 1, got 0"
+    )
+    layer = tools.Linear(3, 4, dtype=F64, seed=5)
+    again = tools.Linear(3, 4, dtype=F64, seed=5)
+    assert torch.equal(layer.w, again.w) and torch.equal(layer.b, again.b)
+    meta = tools.Linear(3, 4, device="meta")
+    assert meta.w.device.type == "meta" and meta.b.device.type == "meta"
+    assert message(lambda: layer.forward(torch.ones(4, 2, dtype=F64))) == (
+        "x must have 3 columns (n_in of Linear(3, 4)) (shape (m, 3)), "
+        "got shape (4, 2)"
+    )
+    assert message(lambda: layer.forward(torch.ones(4, 3))) == (
+        "x has dtype torch.float32 but Linear(3, 4) has dtype "
+        "torch.float64; convert it with x.to(torch.float64)"
+    )
+    assert message(lambda: layer.forward(NAN.expand(2, 3))) == (
+        "x must be finite, but 6 of its 6 entries are NaN or inf"
+    )
+    assert message(lambda: layer.forward([[1.0]]), TypeError).startswith(
+        "x must be a torch.Tensor, got list"
+    )
+
+
+def test_sequential_construction_full_messages():
+    assert message(lambda: tools.Sequential()) == (
+        "Sequential needs at least one layer, got none"
+    )
+    assert message(lambda: tools.Sequential(tools.ReLU(), nn.ReLU()),
+                   TypeError) == (
+        "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh or "
+        "GELU), got ReLU"
+    )
+    assert message(lambda: tools.Sequential(
+        tools.Linear(2, 3), tools.ReLU(), tools.Linear(4, 1))) == (
+        "layer 2 Linear(4, 1) takes 4 inputs, but layer 0 Linear(2, 3) "
+        "gives 3: a shape that does not fit the next layer"
+    )
+    assert message(lambda: tools.Sequential(
+        tools.Linear(2, 3), tools.Linear(3, 1, dtype=F64))) == (
+        "layer 1 Linear(3, 1) is on cpu with torch.float64, but layer 0 "
+        "Linear(2, 3) is on cpu with torch.float32: all Linear layers "
+        "must share one device and dtype"
+    )
+
+
+def test_sequential_forward_backward_update_full_messages():
+    net = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0))
+    assert message(lambda: net.backward(torch.ones(3, 1, dtype=F64)),
+                   RuntimeError) == (
+        "Sequential.backward() was called before forward(x): there is "
+        "nothing to backpropagate through yet"
+    )
+    assert message(lambda: net.forward(NAN.expand(1, 2))) == (
+        "x must be finite, but 2 of its 2 entries are NaN or inf"
+    )
+    net.forward(torch.ones(3, 2, dtype=F64))
+    assert message(lambda: net.backward([[1.0]]), TypeError).startswith(
+        "grad_output must be a torch.Tensor, got list"
+    )
+    assert message(lambda: net.backward(torch.ones(3, 1))) == (
+        "grad_output has dtype torch.float32 but the output has dtype "
+        "torch.float64; convert it with grad_output.to(torch.float64)"
+    )
+    grad = torch.ones(3, 1, dtype=F64, requires_grad=True)
+    assert message(lambda: net.backward(grad)) == (
+        "grad_output requires grad (it carries autograd history); "
+        "pass grad_output.detach() instead"
+    )
+    net.backward(torch.ones(3, 1, dtype=F64))
+    assert message(lambda: net.update(0)) == (
+        "lr must be a finite number > 0, got 0.0"
+    )
+
+
+def test_training_computes_no_gradient_for_the_input():
+    """``fit`` skips ``dL/dx = G W^T`` of the first layer: no matrix
+    product during training has the shape of a batch of inputs."""
+    shapes = []
+    products = {torch.mm, torch.matmul, torch.Tensor.__matmul__,
+                torch.Tensor.mm, torch.Tensor.matmul}
+
+    class Record(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func in products:
+                shapes.append(tuple(out.shape))
+            return out
+
+    net = make_net([3, 5, 2], tools.Tanh)
+    x, y = randn(4, 3, seed=1), randn(4, 2, seed=2)
+    with Record():
+        net.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)
+    assert shapes and (4, 3) not in shapes
+    with Record():
+        net.forward(x)
+        net.backward(torch.ones(4, 2, dtype=F64))
+    assert (4, 3) in shapes  # backward itself does return dL/dx
+
+
+def test_fit_passes_verbose_on(capsys):
+    net = make_net([2, 1])
+    x, y = randn(4, 2), randn(4, 1)
+    net.fit(x, y, 2, 0.1, 2, loss=tools.MSELoss(), verbose=False)
+    assert capsys.readouterr().out == ""
+    net.fit(x, y, 2, 0.1, 2, loss=tools.MSELoss())
+    assert capsys.readouterr().out.count("train MSE") == 2
+
+
+def test_copy_params_full_messages_and_an_overflowing_cast():
+    net = tools.Sequential(tools.Linear(2, 1, seed=0))  # float32
+    before = [p.clone() for p in net.parameters()]
+    assert message(lambda: net.copy_params([1]), TypeError) == (
+        "model must be a torch.nn.Sequential or a Keras Sequential, "
+        "got list"
+    )
+    assert message(lambda: net.copy_params(nn.Sequential(nn.Linear(2, 3)))
+                   ) == (
+        "model must have the layout of this Sequential, [Linear(2, 1)], "
+        "got [Linear(2, 3)]"
+    )
+    assert message(lambda: net.copy_params(
+        nn.Sequential(nn.Linear(2, 1, bias=False)))) == (
+        "Linear(in_features=2, out_features=1, bias=False) must have a bias"
+    )
+    assert message(lambda: net.copy_params(
+        nn.Sequential(nn.Linear(2, 1), nn.Softplus())), TypeError) == (
+        "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh and "
+        "nn.GELU modules only, got Softplus"
+    )
+    # finite in float64, inf once cast to the network's float32: refused
+    big = nn.Sequential(nn.Linear(2, 1, dtype=F64))
+    with torch.no_grad():
+        big[0].weight.fill_(1e300)
+    assert message(lambda: net.copy_params(big)) == (
+        "the weight of Linear(2, 1) must be finite, but 2 of its 2 entries "
+        "are NaN or inf"
+    )
+    with torch.no_grad():
+        big[0].weight.fill_(1.0)
+        big[0].bias.fill_(-1e300)
+    assert message(lambda: net.copy_params(big)) == (
+        "the bias of Linear(2, 1) must be finite, but 1 of its 1 entries "
+        "are NaN or inf"
+    )
+    for p, p0 in zip(net.parameters(), before):
+        assert torch.equal(p, p0)
+
+
+def test_copy_params_takes_both_gelus_from_torch():
+    for approximate in ("none", "tanh"):
+        net = tools.Sequential(tools.Linear(2, 2, dtype=F64, seed=0),
+                               tools.GELU(approximate))
+        ref = nn.Sequential(nn.Linear(2, 2, dtype=F64),
+                            nn.GELU(approximate=approximate))
+        net.copy_params(ref)
+        assert torch.equal(net.layers[0].w, ref[0].weight.detach().T)
+    other = nn.Sequential(nn.Linear(2, 2), nn.GELU(approximate="tanh"))
+    assert message(lambda: tools.Sequential(
+        tools.Linear(2, 2), tools.GELU()).copy_params(other)) == (
+        "model must have the layout of this Sequential, [Linear(2, 2), "
+        "GELU()], got [Linear(2, 2), GELU(approximate='tanh')]"
+    )
+
+
+def test_fit_full_messages_for_the_loss_and_the_data():
+    net = make_net([2, 3, 2], tools.ReLU)
+    x, y = randn(4, 2), torch.full((4, 2), 0.5, dtype=F64)
+
+    def fit(*args, **kwargs):
+        kwargs.setdefault("loss", tools.MSELoss())
+        return lambda: net.fit(*args, 1, 0.1, 2, verbose=False, **kwargs)
+
+    assert message(fit(x, y, loss=nn.MSELoss()), TypeError) == (
+        "loss must be a tools.MSELoss() or tools.CrossEntropyLoss(), got "
+        "MSELoss; use tools.MSELoss() or tools.CrossEntropyLoss()"
+    )
+    assert message(fit(x, y, loss="mse"), TypeError) == (
+        "loss must be a tools.MSELoss() or tools.CrossEntropyLoss(), got str"
+    )
+    assert message(lambda: tools.Sequential(tools.ReLU()).fit(
+        x, y, 1, 0.1, 2, loss=tools.MSELoss())) == (
+        "a Sequential without a Linear layer has nothing to train"
+    )
+    assert message(fit(NAN.expand(4, 2), y)) == (
+        "x_train must be finite, but 8 of its 8 entries are NaN or inf"
+    )
+    assert message(fit(x, [[0.5]]), TypeError).startswith(
+        "y_train must be a torch.Tensor, got list"
+    )
+    assert message(fit(x, y[:, :1])) == (
+        "y_train must have 2 columns (the outputs) (shape (m, 2)), "
+        "got shape (4, 1)"
+    )
+    assert message(fit(x, y.float())) == (
+        "y_train has dtype torch.float32 but the network has dtype "
+        "torch.float64; convert it with y_train.to(torch.float64)"
+    )
+    assert message(fit(x, y.clone().requires_grad_())) == (
+        "y_train requires grad (it carries autograd history); "
+        "pass y_train.detach() instead"
+    )
+    assert message(fit(x, y + math.inf)) == (
+        "y_train must be finite, but 8 of its 8 entries are NaN or inf"
+    )
+    assert message(fit(x, y[:3])) == (
+        "x_train and y_train must have the same number of samples, "
+        "got 4 and 3"
+    )
+
+
+def test_fit_names_the_layer_that_overflows():
+    net = tools.Sequential(tools.ReLU(), tools.Linear(1, 1, dtype=F64))
+    with torch.no_grad():
+        net.layers[1].w.fill_(1e200)
+    x = torch.full((2, 1), 1e200, dtype=F64)
+    y = torch.zeros(2, 1, dtype=F64)
+    assert message(lambda: net.fit(x, y, 1, 0.1, 2, loss=tools.MSELoss(),
+                                   verbose=False)) == (
+        "the output of layer 1 Linear(1, 1) overflowed torch.float64 on "
+        "x_train; scale the inputs or use a wider dtype"
+    )
+
+
+def test_a_learners_own_layer_is_evaluated_through_its_forward():
+    """A layer that defines only ``_forward``/``_backward`` is applied
+    through ``_forward`` when ``fit`` evaluates the loss."""
+
+    class Double(tools.layers._Layer):
+        def _forward(self, x):
+            self._input, self._out_shape = x, tuple(x.shape)
+            return 2 * x
+
+        def _backward(self, g):
+            return 2 * g
+
+    net = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0), Double())
+    ref = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0))
+    x, y = randn(4, 2), randn(4, 1, seed=3)
+    log = net.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)
+    out = 2 * (x @ net.layers[0].w + net.layers[0].b)
+    assert log[0].train_loss == pytest.approx(float(fn.mse(y, out)))
+    assert log[0].train_loss != ref.fit(
+        x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False
+    )[0].train_loss
+
+
+def test_relu_generic_backward_on_its_kept_output_agrees():
+    """ReLU keeps its output; phi'(output) = phi'(input), so the generic
+    ``G * phi'`` of an activation gives ReLU's own gradient."""
+    relu = tools.ReLU()
+    z = torch.tensor([[-1.0, 0.0, 2.0]], dtype=F64)
+    relu.forward(z)
+    g = torch.tensor([[3.0, 4.0, 5.0]], dtype=F64)
+    generic = tools.layers._Activation._backward(relu, g)
+    assert generic.tolist() == relu.backward(g).tolist() == [[0.0, 0.0, 5.0]]
+
+
+def test_losses_full_messages():
+    out = torch.zeros(3, 2, dtype=F64)
+    mse, ce = tools.MSELoss(), tools.CrossEntropyLoss()
+    assert message(mse.backward, RuntimeError) == (
+        "MSELoss.backward() was called before forward(output, target): "
+        "there is no loss to differentiate yet"
+    )
+    assert message(lambda: mse.forward([1.0], out), TypeError).startswith(
+        "output must be a torch.Tensor, got list"
+    )
+    assert message(lambda: mse.forward(out, [1.0]), TypeError).startswith(
+        "target must be a torch.Tensor, got list"
+    )
+    assert message(lambda: mse.forward(out[0], out[0])) == (
+        "output must be a 2-D tensor of shape (m, n), got shape (2,)"
+    )
+    assert message(lambda: mse.forward(out, out.float())) == (
+        "target has dtype torch.float32 but output has dtype torch.float64; "
+        "convert it with target.to(torch.float64)"
+    )
+    assert message(lambda: mse.forward(out, out + math.nan)) == (
+        "target must be finite, but 6 of its 6 entries are NaN or inf"
+    )
+    grad = out.clone().requires_grad_()
+    assert message(lambda: mse.forward(out, grad)) == (
+        "target requires grad (it carries autograd history); "
+        "pass target.detach() instead"
+    )
+    assert message(lambda: ce.forward(out, out - 1)) == (
+        "target must hold one-hot or probability rows, but it has "
+        "negative entries"
+    )

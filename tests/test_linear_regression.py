@@ -463,3 +463,133 @@ def test_probability_rows_tolerance_sits_where_documented(dtype, off, accepted):
     else:
         with pytest.raises(ValueError, match=r"sum to 1, but row 0 sums to"):
             model.evaluate(x, y)
+
+
+# -- full messages, defaults, the seeded start -------------------------------
+def message(call, error=ValueError) -> str:
+    with pytest.raises(error) as info:
+        call()
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda **kw: tools.LinearRegression(3, 2, **kw),
+        lambda **kw: tools.SoftmaxClassifier(3, 2, **kw),
+        lambda **kw: tools.Linear(3, 2, **kw),
+    ],
+    ids=["LinearRegression", "SoftmaxClassifier", "Linear"],
+)
+def test_seeded_start_is_a_float64_draw_placed_on_the_device(make):
+    """The documented recipe: U(-1/sqrt(n), 1/sqrt(n)) drawn in float64
+    from a generator seeded with ``seed`` (w first, then b), then cast
+    to ``dtype`` and moved to ``device`` (the meta device stands for a
+    GPU here)."""
+    g = torch.Generator().manual_seed(7)
+    bound = 1 / math.sqrt(3)
+    w = (torch.rand((3, 2), generator=g, dtype=F64) * 2 - 1) * bound
+    b = (torch.rand(2, generator=g, dtype=F64) * 2 - 1) * bound
+    model = make(dtype=F64, seed=7)
+    assert torch.equal(model.w, w) and torch.equal(model.b, b)
+    narrow = make(dtype=torch.float32, seed=7)
+    assert torch.equal(narrow.w, w.float())
+    assert torch.equal(narrow.b, b.float())
+    meta = make(device="meta", seed=7)
+    assert meta.w.device.type == "meta" and meta.b.device.type == "meta"
+
+
+def test_initial_bias_fills_the_range_too():
+    model = tools.LinearRegression(4, 400, dtype=F64, seed=0)
+    bound = 0.5
+    assert float(model.b.min()) < -0.95 * bound
+    assert float(model.b.max()) > 0.95 * bound
+
+
+def test_linear_regression_defaults_and_repr():
+    model = tools.LinearRegression(2, dtype=F64)
+    assert model.weight_decay == 0.0 and model.penalty() == 0.0
+    assert repr(model) == (
+        "LinearRegression(n_features=2, n_outputs=1, dtype=torch.float64)"
+    )
+    model = tools.LinearRegression(2, 3, weight_decay=0.5)
+    assert repr(model) == (
+        "LinearRegression(n_features=2, n_outputs=3, dtype=torch.float32, "
+        "weight_decay=0.5)"
+    )
+    assert message(lambda: tools.LinearRegression(0)) == (
+        "n_features must be an integer >= 1, got 0"
+    )
+
+
+def test_linear_regression_full_messages_name_each_argument():
+    model = tools.LinearRegression(2, dtype=F64, seed=0)
+    x, y = torch.ones(3, 2, dtype=F64), torch.ones(3, 1, dtype=F64)
+    nan_x = x + math.nan
+    for call in (model.evaluate, lambda a, b: model.gradients(a, b, y)):
+        assert message(lambda: call(nan_x, y)) == (
+            "x must be finite, but 6 of its 6 entries are NaN or inf"
+        )
+    assert message(lambda: model.mse_loss([1.0], y), TypeError).startswith(
+        "y_true must be a torch.Tensor, got list"
+    )
+    assert message(lambda: model.mse_loss(torch.ones(3, 2, dtype=F64), y)
+                   ) == (
+        "y_true must have 1 outputs (shape (m, 1)), got shape (3, 2)"
+    )
+    assert message(lambda: model.copy_params([1]), TypeError) == (
+        "layer must be a torch.nn.Linear(2, 1), a Keras Dense layer or a "
+        "Keras model ending in one, got list"
+    )
+
+
+def test_overflow_messages_name_predictions_or_logits():
+    x = torch.full((2, 1), 1e200, dtype=F64)
+    tail = (
+        " x @ w + b overflowed torch.float64 (largest |x| is 1e+200, "
+        "largest |w| is 1e+200); scale the inputs or use a wider dtype"
+    )
+    reg = tools.LinearRegression(1, dtype=F64, seed=0)
+    reg.w.fill_(1e200)
+    assert message(lambda: reg.predict(x)) == "the predictions" + tail
+    y = torch.zeros(2, 1, dtype=F64)
+    assert message(lambda: reg.evaluate(x, y)) == "the predictions" + tail
+    assert message(lambda: reg.fit(x, y, 1, 0.1, 2, verbose=False)) == (
+        "the predictions" + tail
+    )
+    clf = tools.SoftmaxClassifier(1, 2, dtype=F64, seed=0)
+    clf.w.fill_(1e200)
+    assert message(lambda: clf.logits(x)) == "the logits" + tail
+    onehot = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=F64)
+    assert message(lambda: clf.fit(x, onehot, 1, 0.1, 2, verbose=False)) == (
+        "the logits" + tail
+    )
+
+
+def test_copy_params_refuses_what_overflows_the_models_dtype():
+    model = tools.LinearRegression(2, seed=0)  # float32
+    layer = torch.nn.Linear(2, 1, dtype=F64)
+    with torch.no_grad():
+        layer.bias.fill_(1e300)
+    assert message(lambda: model.copy_params(layer)) == (
+        "the layer's bias must be finite, but 1 of its 1 entries are NaN "
+        "or inf"
+    )
+
+
+def test_least_squares_returns_the_dtype_of_x():
+    x = torch.tensor([[0.0], [1.0], [2.0]])
+    w, b = tools.least_squares(x, 3 * x + 1, weight_decay=0.1)
+    assert w.dtype == b.dtype == torch.float32
+
+
+def test_softmax_classifier_repr():
+    model = tools.SoftmaxClassifier(2, 3, dtype=F64)
+    assert repr(model) == (
+        "SoftmaxClassifier(n_features=2, n_classes=3, dtype=torch.float64)"
+    )
+    model = tools.SoftmaxClassifier(2, 3, gradient="block-jacobian")
+    assert repr(model) == (
+        "SoftmaxClassifier(n_features=2, n_classes=3, dtype=torch.float32, "
+        "gradient='block-jacobian')"
+    )

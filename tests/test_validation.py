@@ -57,3 +57,182 @@ def test_check_probability_rows_refuses_a_negative_entry_and_a_nan_row():
     with pytest.raises(ValueError, match="row 0 sums to 0"):
         v.check_probability_rows("y", torch.zeros(1, 0, dtype=F64))
     v.check_probability_rows("y", torch.tensor([[0.25, 0.75]], dtype=F64))
+
+
+def _message(fn, *args, error=ValueError):
+    with pytest.raises(error) as info:
+        fn(*args)
+    return str(info.value)
+
+
+def test_check_finite_full_message():
+    t = torch.tensor([[1.0, math.nan, math.inf]], dtype=F64)
+    assert _message(v.check_finite, "x", t) == (
+        "x must be finite, but 2 of its 3 entries are NaN or inf"
+    )
+
+
+def test_check_finite_builds_no_mask_for_finite_data():
+    """A finite tensor is settled by its sum: ``isfinite`` sees only a
+    0-d tensor, never a mask as large as ``t``."""
+    seen = []
+
+    class Record(torch.overrides.TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            if func is torch.isfinite:
+                seen.append(tuple(args[0].shape))
+            return func(*args, **(kwargs or {}))
+
+    with Record():
+        v.check_finite("x", torch.ones(100, 3, dtype=F64))
+    assert seen == [()]
+    seen.clear()
+    with Record(), pytest.raises(ValueError):
+        v.check_finite("x", torch.tensor([[math.nan]], dtype=F64))
+    assert seen[0] == () and (1, 1) in seen
+
+
+def test_check_matrix_full_messages():
+    t = torch.zeros(3, dtype=F64)
+    assert _message(v.check_matrix, "x", t) == (
+        "x must be a 2-D tensor of shape (m, n), got shape (3,)"
+    )
+    assert _message(v.check_matrix, "x", t, 4) == (
+        "x must be a 2-D tensor of shape (m, 4), got shape (3,)"
+    )
+    assert _message(v.check_matrix, "x", torch.zeros(0, 2)) == (
+        "x must have at least one row, got shape (0, 2)"
+    )
+    assert _message(v.check_matrix, "x", torch.zeros(2, 2), 3) == (
+        "x must have 3 columns (shape (m, 3)), got shape (2, 2)"
+    )
+    assert _message(v.check_matrix, "y", torch.zeros(2, 2), 3, "classes") == (
+        "y must have 3 classes (shape (m, 3)), got shape (2, 2)"
+    )
+
+
+def test_check_probability_rows_full_messages_and_the_tolerance_edge():
+    t = torch.tensor([[1.5, -0.5]], dtype=F64)
+    assert _message(v.check_probability_rows, "y", t) == (
+        "y must hold one-hot or probability rows, "
+        "but it has negative entries"
+    )
+    t = torch.tensor([[1.0, 0.0], [0.75, 0.5]], dtype=F64)
+    assert _message(v.check_probability_rows, "y", t) == (
+        "y must hold one-hot or probability rows that sum to 1, "
+        "but row 1 sums to 1.25"
+    )
+    # |sum - 1| == atol is still accepted (0.25 is exact in binary)
+    v.check_probability_rows("y", t, 0.25)
+
+
+@pytest.mark.parametrize(
+    "check, value, message",
+    [
+        (
+            v.check_int,
+            1.5,
+            "n must be an integer >= 1, got 1.5 (float)",
+        ),
+        (
+            v.check_int,
+            True,
+            "n must be an integer >= 1, got True (bool)",
+        ),
+        (
+            v.check_positive_float,
+            "2",
+            "n must be a positive number, got '2' (str)",
+        ),
+        (
+            v.check_nonnegative_float,
+            "0",
+            "n must be a number >= 0, got '0' (str)",
+        ),
+    ],
+)
+def test_number_checks_name_the_type_that_came(check, value, message):
+    args = ("n", value, 1) if check is v.check_int else ("n", value)
+    assert _message(check, *args, error=TypeError) == message
+
+
+def test_number_checks_at_their_edges():
+    assert _message(v.check_int, "n", 0, 1) == (
+        "n must be an integer >= 1, got 0"
+    )
+    for bad in (0.0, -1.0, math.inf, math.nan):
+        assert _message(v.check_positive_float, "lr", bad) == (
+            f"lr must be a finite number > 0, got {bad}"
+        )
+    for bad in (-1e-300, math.inf, math.nan):
+        assert _message(v.check_nonnegative_float, "wd", bad) == (
+            f"wd must be a finite number >= 0, got {bad}"
+        )
+    assert v.check_nonnegative_float("wd", 0) == 0.0
+    assert v.check_positive_float("lr", 1e308) == 1e308
+
+
+def test_check_seed_takes_exactly_the_64_bit_range():
+    assert v.check_seed(2**64 - 1) == 2**64 - 1
+    assert v.check_seed(200) == 200
+    assert _message(v.check_seed, 2**64) == (
+        f"seed must be an integer below 2**64, got {2**64}"
+    )
+
+
+def test_check_dtype_full_messages():
+    assert v.check_dtype(torch.float32) is torch.float32
+    assert v.check_dtype(None) is torch.get_default_dtype()
+    assert _message(v.check_dtype, torch.int64, error=TypeError) == (
+        "dtype must be a floating-point torch.dtype, torch.float32 or "
+        "torch.float64, got torch.int64"
+    )
+    assert _message(v.check_dtype, torch.float16, error=TypeError) == (
+        "dtype must be a floating-point torch.dtype, torch.float32 or "
+        "torch.float64, got torch.float16 (half precision is too coarse "
+        "for the checks of probability rows and gradients in this course)"
+    )
+
+
+def test_check_device_accepts_the_cpu_and_any_existing_device():
+    assert v.check_device(None) == torch.device("cpu")
+    assert v.check_device("cpu") == torch.device("cpu")
+    assert v.check_device(torch.device("meta")) == torch.device("meta")
+    assert _message(v.check_device, "nowhere") == (
+        "device must name a device such as 'cpu' or 'cuda', got 'nowhere'"
+    )
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here")
+def test_check_device_without_cuda_full_message():
+    assert _message(v.check_device, "cuda:1") == (
+        "device is 'cuda:1' but PyTorch sees no CUDA GPU here; use "
+        "device='cpu', or pick the device with 'cuda' if "
+        "torch.cuda.is_available() else 'cpu'"
+    )
+
+
+def test_tensor_like_and_grad_checks_full_messages():
+    assert _message(v.check_tensor, "x", [1.0], error=TypeError) == (
+        "x must be a torch.Tensor, got list; convert it with "
+        "torch.as_tensor(x, dtype=torch.float64)"
+    )
+    t = torch.zeros(1, dtype=torch.float32)
+    assert _message(v.check_like, "x", t, t.device, F64, "the model") == (
+        "x has dtype torch.float32 but the model has dtype torch.float64; "
+        "convert it with x.to(torch.float64)"
+    )
+    meta = torch.device("meta")
+    assert _message(v.check_like, "x", t, meta, t.dtype, "the model") == (
+        "x is on device cpu but the model is on meta; "
+        "move it with x.to('meta')"
+    )
+    g = torch.zeros(1, requires_grad=True)
+    assert _message(v.check_no_grad, "x", g) == (
+        "x requires grad (it carries autograd history); "
+        "pass x.detach() instead"
+    )
+    a, b = torch.zeros(2, 1), torch.zeros(3, 1)
+    assert _message(v.check_same_rows, "x", a, "y", b) == (
+        "x and y must have the same number of samples, got 2 and 3"
+    )

@@ -1,0 +1,270 @@
+"""The Keras helpers of ``copy_params``, on small fakes shaped like Keras.
+
+``LinearRegression.copy_params`` / ``SoftmaxClassifier.copy_params``
+(through ``keras_dense_params``) and ``Sequential.copy_params`` (through
+``_keras_layout`` and ``_keras_activation``) read only a few attributes
+of a Keras object: its class, ``layers``, ``name``, ``built``,
+``use_bias``, ``kernel.numpy()``, ``bias.numpy()`` and ``activation``.
+Here a stand-in ``keras`` module provides classes with exactly those
+attributes, so every branch and message is checked without TensorFlow
+(which hangs in the processes mutmut forks; MUTATION.md). That the real
+Keras objects look like this is checked by ``tests/test_keras_params.py``
+and ``tests/test_layers_keras.py`` against Keras itself.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+import tools
+from tools.linear_models import keras_dense_params
+
+F64 = torch.float64
+
+
+class _Variable:
+    def __init__(self, value):
+        self._value = np.asarray(value, dtype=np.float32)
+
+    def numpy(self):
+        return self._value.copy()
+
+
+def _named(name):
+    def activation(x):
+        return x
+
+    activation.__name__ = name
+    return activation
+
+
+class Layer:
+    __module__ = "keras.src.layers.layer"
+
+    def __init__(self, name):
+        self.name = name
+
+
+class Dense(Layer):
+    __module__ = "keras.src.layers.core.dense"
+
+    def __init__(
+        self,
+        kernel,
+        bias=None,
+        *,
+        activation="linear",
+        name="dense",
+        built=True,
+        use_bias=True,
+    ):
+        super().__init__(name)
+        self.built, self.use_bias = built, use_bias
+        self.activation = (
+            _named(activation) if isinstance(activation, str) else activation
+        )
+        if built:
+            kernel = np.asarray(kernel, dtype=np.float32)
+            self.kernel = _Variable(kernel)
+            self.bias = _Variable(
+                np.zeros(kernel.shape[1]) if bias is None else bias
+            )
+
+
+class Activation(Layer):
+    __module__ = "keras.src.layers.activations.activation"
+
+    def __init__(self, activation, name="activation"):
+        super().__init__(name)
+        self.activation = _named(activation)
+
+
+class Dropout(Layer):
+    __module__ = "keras.src.layers.regularization.dropout"
+
+
+class Model:
+    __module__ = "keras.src.models.model"
+
+    def __init__(self, layers, name="model"):
+        self.layers, self.name = list(layers), name
+
+
+class Sequential(Model):
+    __module__ = "keras.src.models.sequential"
+
+
+@pytest.fixture(autouse=True)
+def fake_keras(monkeypatch):
+    keras = types.ModuleType("keras")
+    keras.Model, keras.Sequential = Model, Sequential
+    keras.layers = types.SimpleNamespace(Dense=Dense, Activation=Activation)
+    monkeypatch.setitem(sys.modules, "keras", keras)
+
+
+def message(call, error=ValueError) -> str:
+    with pytest.raises(error) as info:
+        call()
+    return str(info.value)
+
+
+KERNEL = [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]  # (3 features, 2 outputs)
+BIAS = [0.5, -0.5]
+
+
+# -- one Dense layer: LinearRegression and SoftmaxClassifier ---------------
+@pytest.mark.parametrize(
+    "module", ["keras.src.layers", "tf_keras.src.layers", "tensorflow.keras"]
+)
+def test_copy_params_reads_a_dense_layer_of_any_keras(module):
+    kind = type("Dense", (Dense,), {"__module__": module})
+    model = tools.LinearRegression(3, 2, dtype=F64, seed=0)
+    model.copy_params(kind(KERNEL, BIAS))
+    assert model.w.tolist() == KERNEL and model.b.tolist() == BIAS
+    assert model.w.dtype == F64
+
+
+def test_copy_params_reads_the_last_layer_of_a_model():
+    first = Dense(np.ones((3, 3)), name="first")
+    middle = Dense(np.full((3, 3), 7.0), name="middle")
+    model = tools.SoftmaxClassifier(3, 2, dtype=F64, seed=0)
+    model.copy_params(Model([first, middle, Dense(KERNEL, BIAS)]))
+    assert model.w.tolist() == KERNEL and model.b.tolist() == BIAS
+
+
+def test_keras_dense_params_full_messages():
+    reg = tools.LinearRegression(3, 2, seed=0)
+    clf = tools.SoftmaxClassifier(3, 2, seed=0)
+    assert message(lambda: reg.copy_params(Model([], name="empty"))) == (
+        "the Keras model 'empty' has no layers to copy from"
+    )
+    ends_badly = Model([Dense(KERNEL), Activation("relu")])
+    assert message(lambda: reg.copy_params(ends_badly), TypeError) == (
+        "layer must be a Keras Dense layer or a model ending in one, got a "
+        "Keras model whose last layer is a Activation"
+    )
+    assert message(lambda: reg.copy_params(Activation("relu")), TypeError) == (
+        "layer must be a Keras Dense layer or a model ending in one, got "
+        "Activation"
+    )
+    for layer in (
+        Dense(None, built=False, name="d"),
+        Dense(KERNEL, use_bias=False, name="d"),
+    ):
+        assert message(lambda: reg.copy_params(layer)) == (
+            "the Dense layer 'd' must be built (have weights) and use a bias"
+        )
+    wrong = Dense(np.ones((2, 2)))
+    assert message(lambda: reg.copy_params(wrong)) == (
+        "the Dense layer's kernel must have shape (3, 2) (n_features, "
+        "n_outputs), got (2, 2)"
+    )
+    assert message(lambda: clf.copy_params(wrong)) == (
+        "the Dense layer's kernel must have shape (3, 2) (n_features, "
+        "n_classes), got (2, 2)"
+    )
+    assert message(lambda: keras_dense_params(wrong, (3, 2))) == (
+        "the Dense layer's kernel must have shape (3, 2) (n_features, "
+        "n_out), got (2, 2)"
+    )
+
+
+# -- a Keras Sequential: tools.Sequential ----------------------------------
+def net(*layers):
+    return tools.Sequential(*layers)
+
+
+def test_sequential_copy_params_reads_dense_and_activation_layers():
+    target = net(
+        tools.Linear(3, 2, dtype=F64, seed=0),
+        tools.ReLU(),
+        tools.Tanh(),
+        tools.Linear(2, 1, dtype=F64, seed=1),
+        tools.Sigmoid(),
+        tools.GELU(),
+    )
+    w = target.layers[0].w
+    target.copy_params(
+        Sequential(
+            [
+                Dense(KERNEL, BIAS, activation="relu"),
+                Activation("tanh"),
+                Dense([[2.0], [3.0]], [1.0], activation="sigmoid"),
+                Activation("gelu"),
+            ]
+        )
+    )
+    assert target.layers[0].w is w  # copied in place
+    assert w.tolist() == KERNEL and target.layers[0].b.tolist() == BIAS
+    assert target.layers[3].w.tolist() == [[2.0], [3.0]]
+    assert target.layers[3].b.tolist() == [1.0]
+
+
+def test_sequential_copy_params_keras_full_messages():
+    target = net(tools.Linear(3, 2, seed=0), tools.ReLU())
+    assert (
+        message(lambda: target.copy_params(Model([Dense(KERNEL)])), TypeError)
+        == "model must be a Keras Sequential, got Model"
+    )
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL, activation="tanh")])
+        )
+    ) == (
+        "model must have the layout of this Sequential, [Linear(3, 2), "
+        "ReLU()], got [Linear(3, 2), Tanh()]"
+    )
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL), Activation("linear")])
+        )
+    ) == (
+        "model must have the layout of this Sequential, [Linear(3, 2), "
+        "ReLU()], got [Linear(3, 2)]"
+    )
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL, activation="softplus", name="d")])
+        ),
+        TypeError,
+    ) == (
+        "the Keras layer 'd' has activation 'softplus'; accepted: "
+        "None/'linear', 'relu', 'sigmoid', 'tanh', 'gelu'"
+    )
+
+    class Softplus:  # a callable object without __name__
+        def __repr__(self):
+            return "<Softplus>"
+
+        def __call__(self, x):
+            return x
+
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL, activation=Softplus(), name="d")])
+        ),
+        TypeError,
+    ) == (
+        "the Keras layer 'd' has activation '<Softplus>'; accepted: "
+        "None/'linear', 'relu', 'sigmoid', 'tanh', 'gelu'"
+    )
+    for layer in (
+        Dense(None, built=False, name="d"),
+        Dense(KERNEL, use_bias=False, name="d"),
+    ):
+        assert message(lambda: target.copy_params(Sequential([layer]))) == (
+            "the Dense layer 'd' must be built (have weights) and use a bias"
+        )
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL), Dropout("drop")])
+        ),
+        TypeError,
+    ) == (
+        "model may hold Dense and Activation layers only, got Dropout ('drop')"
+    )
