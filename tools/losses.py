@@ -81,15 +81,17 @@ class _Loss:
     def _forward(
         self, output: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
-        raise NotImplementedError
-
-    def _backward(self) -> torch.Tensor:
-        raise NotImplementedError
+        """The loss, keeping what ``_backward`` needs."""
+        self._output, self._target = output, target
+        return self._value(output, target)
 
     def _value(
         self, output: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
         """The loss alone, with nothing kept (for evaluation)."""
+        raise NotImplementedError
+
+    def _backward(self) -> torch.Tensor:
         raise NotImplementedError
 
 
@@ -106,12 +108,6 @@ class MSELoss(_Loss):
     """
 
     name = "MSE"
-
-    def _forward(
-        self, output: torch.Tensor, target: torch.Tensor
-    ) -> torch.Tensor:
-        self._output, self._target = output, target
-        return self._value(output, target)
 
     def _value(
         self, output: torch.Tensor, target: torch.Tensor
@@ -148,12 +144,6 @@ class CrossEntropyLoss(_Loss):
         output, target = super()._check(output, target)
         v.check_probability_rows("target", target)
         return output, target
-
-    def _forward(
-        self, output: torch.Tensor, target: torch.Tensor
-    ) -> torch.Tensor:
-        self._output, self._target = output, target
-        return self._value(output, target)
 
     def _value(
         self, output: torch.Tensor, target: torch.Tensor
