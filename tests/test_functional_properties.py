@@ -316,13 +316,22 @@ def test_gelu_is_exact_by_default_and_refuses_other_forms():
     (grad,) = torch.autograd.grad(exact.sum(), z)
     z = z.detach()
     assert_close(tools.functional.gelu(z), exact.detach(), rtol=0, atol=1e-15)
-    assert_close(
-        tools.functional.gelu_derivative(z), grad, rtol=0, atol=1e-14
-    )
+    assert_close(tools.functional.gelu_derivative(z), grad, rtol=0, atol=1e-14)
     for f in (tools.functional.gelu, tools.functional.gelu_derivative):
         with pytest.raises(ValueError) as info:
             f(z, "erf")
         assert str(info.value) == (
-            "approximate must be 'none' (exact, with erf) or 'tanh', "
-            "got 'erf'"
+            "approximate must be 'none' (exact, with erf) or 'tanh', got 'erf'"
         )
+
+
+@QUICK
+@given(
+    pair=SHAPES.flatmap(
+        lambda shape: st.tuples(logits(1e3, shape), logits(1e3, shape))
+    )
+)
+def test_in_place_logits_grad_is_bit_identical(pair):
+    y, y_pred = pair
+    out = tools.functional._logits_grad_(y, y_pred.clone())
+    assert torch.equal(out, tools.functional.logits_grad(y, y_pred))

@@ -63,8 +63,11 @@ def torch_twin(net: tools.Sequential) -> nn.Sequential:
         elif isinstance(layer, tools.GELU):
             modules.append(nn.GELU(approximate=layer.approximate))
         else:
-            kind = {tools.ReLU: nn.ReLU, tools.Sigmoid: nn.Sigmoid,
-                    tools.Tanh: nn.Tanh}[type(layer)]
+            kind = {
+                tools.ReLU: nn.ReLU,
+                tools.Sigmoid: nn.Sigmoid,
+                tools.Tanh: nn.Tanh,
+            }[type(layer)]
             modules.append(kind())
     return nn.Sequential(*modules)
 
@@ -157,8 +160,9 @@ def test_cross_entropy_loss_matches_nn_crossentropy(scale, soft):
 
 
 # -- whole networks -----------------------------------------------------------
-@pytest.mark.parametrize("act", [tools.ReLU, tools.Sigmoid, tools.Tanh,
-                                 tools.GELU], ids=ACT_IDS[:4])
+@pytest.mark.parametrize(
+    "act", [tools.ReLU, tools.Sigmoid, tools.Tanh, tools.GELU], ids=ACT_IDS[:4]
+)
 @pytest.mark.parametrize("m", [1, 8])
 def test_network_gradients_match_autograd(act, m):
     net = make_net([3, 6, 5, 2], act, seed=m)
@@ -172,8 +176,9 @@ def test_network_gradients_match_autograd(act, m):
     ref_value.backward()
     assert_close(value, ref_value.detach())
     assert_close(dx, xr.grad)
-    for (name, _), g, p in zip(net.named_parameters(), net.gradients(),
-                               ref.parameters()):
+    for (name, _), g, p in zip(
+        net.named_parameters(), net.gradients(), ref.parameters()
+    ):
         assert_close(g, p.grad.T if name.endswith("w") else p.grad)
 
 
@@ -210,8 +215,9 @@ def test_fit_mse_matches_fit_torch_entry_by_entry(capsys):
     y = torch.sin(2 * x)
     ours = net.fit(x, y, 5, 0.1, 16, x[::3], y[::3], loss=tools.MSELoss())
     printed_ours = capsys.readouterr().out
-    theirs = tools.fit_torch(ref, x, y, 5, 0.1, 16, x[::3], y[::3],
-                             loss_fn=nn.MSELoss())
+    theirs = tools.fit_torch(
+        ref, x, y, 5, 0.1, 16, x[::3], y[::3], loss_fn=nn.MSELoss()
+    )
     assert capsys.readouterr().out == printed_ours
     assert_same_history(ours, theirs)
     assert "train MSE" in printed_ours
@@ -225,8 +231,9 @@ def test_fit_cross_entropy_matches_fit_torch_with_accuracy():
     x = randn(40, 4, seed=13)
     y = nn.functional.one_hot((x[:, 0] > 0).long() + (x[:, 1] > 1), 3)
     y = y.double()
-    ours = net.fit(x, y, 4, 0.5, 15, x, y, loss=tools.CrossEntropyLoss(),
-                   verbose=False)
+    ours = net.fit(
+        x, y, 4, 0.5, 15, x, y, loss=tools.CrossEntropyLoss(), verbose=False
+    )
     theirs = tools.fit_torch(ref, x, y, 4, 0.5, 15, x, y, verbose=False)
     assert_same_history(ours, theirs)
     assert ours[-1].valid_acc is not None and ours[0].loss == "CE"
@@ -254,23 +261,29 @@ def test_copy_params_from_nn_sequential_copies_in_place():
 
 
 def test_float32_network_runs_in_float32():
-    net = tools.Sequential(tools.Linear(2, 3, dtype=torch.float32, seed=0),
-                           tools.ReLU())
+    net = tools.Sequential(
+        tools.Linear(2, 3, dtype=torch.float32, seed=0), tools.ReLU()
+    )
     out = net.forward(torch.ones(4, 2))
     assert out.dtype == torch.float32
 
 
 # -- bad input ---------------------------------------------------------------
 def test_sequential_rejects_widths_that_do_not_chain():
-    with pytest.raises(ValueError, match=r"layer 2 Linear\(5, 1\) takes 5 "
-                       r"inputs, but layer 0 Linear\(3, 4\) gives 4"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 2 Linear\(5, 1\) takes 5 "
+        r"inputs, but layer 0 Linear\(3, 4\) gives 4",
+    ):
         tools.Sequential(tools.Linear(3, 4), tools.ReLU(), tools.Linear(5, 1))
 
 
 def test_sequential_rejects_mixed_dtypes_and_non_layers():
     with pytest.raises(ValueError, match="share one device and dtype"):
-        tools.Sequential(tools.Linear(3, 4, dtype=torch.float32),
-                         tools.Linear(4, 1, dtype=F64))
+        tools.Sequential(
+            tools.Linear(3, 4, dtype=torch.float32),
+            tools.Linear(4, 1, dtype=F64),
+        )
     with pytest.raises(TypeError, match="layer 1 must be a tools layer"):
         tools.Sequential(tools.Linear(3, 4), nn.ReLU())
     with pytest.raises(ValueError, match="at least one layer"):
@@ -282,13 +295,23 @@ def test_sequential_rejects_mixed_dtypes_and_non_layers():
     [
         (torch.ones(4, 2, dtype=F64), ValueError, r"must have 3 columns"),
         (torch.ones(3, dtype=F64), ValueError, r"2-D tensor"),
-        (torch.ones(4, 3), ValueError, r"dtype torch.float32 but "
-         r"Linear\(3, 4\) has dtype torch.float64"),
-        (torch.full((2, 3), math.nan, dtype=F64), ValueError,
-         "must be finite"),
+        (
+            torch.ones(4, 3),
+            ValueError,
+            r"dtype torch.float32 but "
+            r"Linear\(3, 4\) has dtype torch.float64",
+        ),
+        (
+            torch.full((2, 3), math.nan, dtype=F64),
+            ValueError,
+            "must be finite",
+        ),
         ([[1.0, 2.0, 3.0]], TypeError, "must be a torch.Tensor"),
-        (torch.ones(2, 3, dtype=F64, requires_grad=True), ValueError,
-         "requires grad"),
+        (
+            torch.ones(2, 3, dtype=F64, requires_grad=True),
+            ValueError,
+            "requires grad",
+        ),
     ],
     ids=["columns", "1-D", "dtype", "nan", "list", "grad"],
 )
@@ -301,8 +324,11 @@ def test_forward_rejects_bad_input(x, error, match):
 
 
 def test_backward_before_forward_and_update_before_backward():
-    with pytest.raises(RuntimeError, match=r"backward\(\) was called "
-                       r"before forward"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"backward\(\) was called "
+        r"before forward",
+    ):
         tools.ReLU().backward(torch.ones(2, 2, dtype=F64))
     with pytest.raises(RuntimeError, match="before forward"):
         tools.Linear(2, 2, dtype=F64).backward(torch.ones(2, 2, dtype=F64))
@@ -318,8 +344,11 @@ def test_backward_before_forward_and_update_before_backward():
 def test_backward_rejects_bad_grad_output():
     net = make_net([2, 3, 1], tools.ReLU)
     net.forward(torch.ones(4, 2, dtype=F64))
-    with pytest.raises(ValueError, match=r"shape of the last output "
-                       r"\(4, 1\), got shape \(4, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"shape of the last output "
+        r"\(4, 1\), got shape \(4, 2\)",
+    ):
         net.backward(torch.ones(4, 2, dtype=F64))
     with pytest.raises(ValueError, match="grad_output must be finite"):
         net.backward(torch.full((4, 1), math.inf, dtype=F64))
@@ -329,8 +358,11 @@ def test_backward_rejects_bad_grad_output():
 
 def test_losses_reject_bad_targets():
     out = torch.zeros(3, 2, dtype=F64)
-    with pytest.raises(ValueError, match=r"target must have the shape of "
-                       r"output \(3, 2\), got shape \(3,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"target must have the shape of "
+        r"output \(3, 2\), got shape \(3,\)",
+    ):
         tools.MSELoss().forward(out, torch.zeros(3, dtype=F64))
     with pytest.raises(ValueError, match="probability rows"):
         tools.CrossEntropyLoss().forward(out, torch.ones(3, 2, dtype=F64))
@@ -360,8 +392,11 @@ def test_copy_params_rejects_another_layout():
         nn.Sequential(nn.Linear(3, 4), nn.ReLU()),
     ]
     for ref in wrong:
-        with pytest.raises(ValueError, match=r"layout of this Sequential, "
-                           r"\[Linear\(3, 4\), ReLU\(\), Linear\(4, 2\)\]"):
+        with pytest.raises(
+            ValueError,
+            match=r"layout of this Sequential, "
+            r"\[Linear\(3, 4\), ReLU\(\), Linear\(4, 2\)\]",
+        ):
             net.copy_params(ref.double())
     with pytest.raises(TypeError, match="nn.Linear, nn.ReLU"):
         net.copy_params(nn.Sequential(nn.Linear(3, 4), nn.Softplus()))
@@ -420,8 +455,11 @@ NAN = torch.tensor([[math.nan]], dtype=F64)
 
 def test_reprs():
     net = tools.Sequential(
-        tools.Linear(2, 3), tools.GELU(), tools.Linear(3, 1),
-        tools.GELU("tanh"), tools.Sigmoid(),
+        tools.Linear(2, 3),
+        tools.GELU(),
+        tools.Linear(3, 1),
+        tools.GELU("tanh"),
+        tools.Sigmoid(),
     )
     assert repr(net) == (
         "Sequential(Linear(2, 3), GELU(), Linear(3, 1), "
@@ -437,10 +475,9 @@ def test_activation_forward_full_messages():
         "x must be a torch.Tensor, got list; convert it with "
         "torch.as_tensor(x, dtype=torch.float64)"
     )
-    assert message(lambda: relu.forward(torch.ones(2, 2, dtype=int)),
-                   TypeError) == (
-        "x must hold floating-point numbers, got torch.int64"
-    )
+    assert message(
+        lambda: relu.forward(torch.ones(2, 2, dtype=int)), TypeError
+    ) == ("x must hold floating-point numbers, got torch.int64")
     grad = torch.ones(1, 1, dtype=F64, requires_grad=True)
     assert message(lambda: relu.forward(grad)) == (
         "x requires grad (it carries autograd history); "
@@ -453,8 +490,9 @@ def test_activation_forward_full_messages():
 
 def test_activation_backward_full_messages():
     tanh = tools.Tanh()
-    assert message(lambda: tanh.backward(torch.ones(2, 3, dtype=F64)),
-                   RuntimeError) == (
+    assert message(
+        lambda: tanh.backward(torch.ones(2, 3, dtype=F64)), RuntimeError
+    ) == (
         "Tanh().backward() was called before forward(x): there is no "
         "input to differentiate at yet"
     )
@@ -476,10 +514,9 @@ def test_activation_backward_full_messages():
         "grad_output requires grad (it carries autograd history); "
         "pass grad_output.detach() instead"
     )
-    assert message(lambda: tanh.backward(torch.full((2, 3), math.nan,
-                                                    dtype=F64))) == (
-        "grad_output must be finite, but 6 of its 6 entries are NaN or inf"
-    )
+    assert message(
+        lambda: tanh.backward(torch.full((2, 3), math.nan, dtype=F64))
+    ) == ("grad_output must be finite, but 6 of its 6 entries are NaN or inf")
 
 
 def test_linear_full_messages_and_seeded_device_placement():
@@ -514,18 +551,25 @@ def test_sequential_construction_full_messages():
     assert message(lambda: tools.Sequential()) == (
         "Sequential needs at least one layer, got none"
     )
-    assert message(lambda: tools.Sequential(tools.ReLU(), nn.ReLU()),
-                   TypeError) == (
+    assert message(
+        lambda: tools.Sequential(tools.ReLU(), nn.ReLU()), TypeError
+    ) == (
         "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh or "
         "GELU), got ReLU"
     )
-    assert message(lambda: tools.Sequential(
-        tools.Linear(2, 3), tools.ReLU(), tools.Linear(4, 1))) == (
+    assert message(
+        lambda: tools.Sequential(
+            tools.Linear(2, 3), tools.ReLU(), tools.Linear(4, 1)
+        )
+    ) == (
         "layer 2 Linear(4, 1) takes 4 inputs, but layer 0 Linear(2, 3) "
         "gives 3: a shape that does not fit the next layer"
     )
-    assert message(lambda: tools.Sequential(
-        tools.Linear(2, 3), tools.Linear(3, 1, dtype=F64))) == (
+    assert message(
+        lambda: tools.Sequential(
+            tools.Linear(2, 3), tools.Linear(3, 1, dtype=F64)
+        )
+    ) == (
         "layer 1 Linear(3, 1) is on cpu with torch.float64, but layer 0 "
         "Linear(2, 3) is on cpu with torch.float32: all Linear layers "
         "must share one device and dtype"
@@ -534,8 +578,9 @@ def test_sequential_construction_full_messages():
 
 def test_sequential_forward_backward_update_full_messages():
     net = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0))
-    assert message(lambda: net.backward(torch.ones(3, 1, dtype=F64)),
-                   RuntimeError) == (
+    assert message(
+        lambda: net.backward(torch.ones(3, 1, dtype=F64)), RuntimeError
+    ) == (
         "Sequential.backward() was called before forward(x): there is "
         "nothing to backpropagate through yet"
     )
@@ -565,8 +610,13 @@ def test_training_computes_no_gradient_for_the_input():
     """``fit`` skips ``dL/dx = G W^T`` of the first layer: no matrix
     product during training has the shape of a batch of inputs."""
     shapes = []
-    products = {torch.mm, torch.matmul, torch.Tensor.__matmul__,
-                torch.Tensor.mm, torch.Tensor.matmul}
+    products = {
+        torch.mm,
+        torch.matmul,
+        torch.Tensor.__matmul__,
+        torch.Tensor.mm,
+        torch.Tensor.matmul,
+    }
 
     class Record(torch.overrides.TorchFunctionMode):
         def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -599,20 +649,21 @@ def test_copy_params_full_messages_and_an_overflowing_cast():
     net = tools.Sequential(tools.Linear(2, 1, seed=0))  # float32
     before = [p.clone() for p in net.parameters()]
     assert message(lambda: net.copy_params([1]), TypeError) == (
-        "model must be a torch.nn.Sequential or a Keras Sequential, "
-        "got list"
+        "model must be a torch.nn.Sequential or a Keras Sequential, got list"
     )
-    assert message(lambda: net.copy_params(nn.Sequential(nn.Linear(2, 3)))
-                   ) == (
+    assert message(
+        lambda: net.copy_params(nn.Sequential(nn.Linear(2, 3)))
+    ) == (
         "model must have the layout of this Sequential, [Linear(2, 1)], "
         "got [Linear(2, 3)]"
     )
-    assert message(lambda: net.copy_params(
-        nn.Sequential(nn.Linear(2, 1, bias=False)))) == (
-        "Linear(in_features=2, out_features=1, bias=False) must have a bias"
-    )
-    assert message(lambda: net.copy_params(
-        nn.Sequential(nn.Linear(2, 1), nn.Softplus())), TypeError) == (
+    assert message(
+        lambda: net.copy_params(nn.Sequential(nn.Linear(2, 1, bias=False)))
+    ) == ("Linear(in_features=2, out_features=1, bias=False) must have a bias")
+    assert message(
+        lambda: net.copy_params(nn.Sequential(nn.Linear(2, 1), nn.Softplus())),
+        TypeError,
+    ) == (
         "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh and "
         "nn.GELU modules only, got Softplus"
     )
@@ -637,15 +688,20 @@ def test_copy_params_full_messages_and_an_overflowing_cast():
 
 def test_copy_params_takes_both_gelus_from_torch():
     for approximate in ("none", "tanh"):
-        net = tools.Sequential(tools.Linear(2, 2, dtype=F64, seed=0),
-                               tools.GELU(approximate))
-        ref = nn.Sequential(nn.Linear(2, 2, dtype=F64),
-                            nn.GELU(approximate=approximate))
+        net = tools.Sequential(
+            tools.Linear(2, 2, dtype=F64, seed=0), tools.GELU(approximate)
+        )
+        ref = nn.Sequential(
+            nn.Linear(2, 2, dtype=F64), nn.GELU(approximate=approximate)
+        )
         net.copy_params(ref)
         assert torch.equal(net.layers[0].w, ref[0].weight.detach().T)
     other = nn.Sequential(nn.Linear(2, 2), nn.GELU(approximate="tanh"))
-    assert message(lambda: tools.Sequential(
-        tools.Linear(2, 2), tools.GELU()).copy_params(other)) == (
+    assert message(
+        lambda: tools.Sequential(tools.Linear(2, 2), tools.GELU()).copy_params(
+            other
+        )
+    ) == (
         "model must have the layout of this Sequential, [Linear(2, 2), "
         "GELU()], got [Linear(2, 2), GELU(approximate='tanh')]"
     )
@@ -666,10 +722,11 @@ def test_fit_full_messages_for_the_loss_and_the_data():
     assert message(fit(x, y, loss="mse"), TypeError) == (
         "loss must be a tools.MSELoss() or tools.CrossEntropyLoss(), got str"
     )
-    assert message(lambda: tools.Sequential(tools.ReLU()).fit(
-        x, y, 1, 0.1, 2, loss=tools.MSELoss())) == (
-        "a Sequential without a Linear layer has nothing to train"
-    )
+    assert message(
+        lambda: tools.Sequential(tools.ReLU()).fit(
+            x, y, 1, 0.1, 2, loss=tools.MSELoss()
+        )
+    ) == ("a Sequential without a Linear layer has nothing to train")
     assert message(fit(NAN.expand(4, 2), y)) == (
         "x_train must be finite, but 8 of its 8 entries are NaN or inf"
     )
@@ -692,8 +749,7 @@ def test_fit_full_messages_for_the_loss_and_the_data():
         "y_train must be finite, but 8 of its 8 entries are NaN or inf"
     )
     assert message(fit(x, y[:3])) == (
-        "x_train and y_train must have the same number of samples, "
-        "got 4 and 3"
+        "x_train and y_train must have the same number of samples, got 4 and 3"
     )
 
 
@@ -703,8 +759,9 @@ def test_fit_names_the_layer_that_overflows():
         net.layers[1].w.fill_(1e200)
     x = torch.full((2, 1), 1e200, dtype=F64)
     y = torch.zeros(2, 1, dtype=F64)
-    assert message(lambda: net.fit(x, y, 1, 0.1, 2, loss=tools.MSELoss(),
-                                   verbose=False)) == (
+    assert message(
+        lambda: net.fit(x, y, 1, 0.1, 2, loss=tools.MSELoss(), verbose=False)
+    ) == (
         "the output of layer 1 Linear(1, 1) overflowed torch.float64 on "
         "x_train; scale the inputs or use a wider dtype"
     )
@@ -728,9 +785,12 @@ def test_a_learners_own_layer_is_evaluated_through_its_forward():
     log = net.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)
     out = 2 * (x @ net.layers[0].w + net.layers[0].b)
     assert log[0].train_loss == pytest.approx(float(fn.mse(y, out)))
-    assert log[0].train_loss != ref.fit(
-        x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False
-    )[0].train_loss
+    assert (
+        log[0].train_loss
+        != ref.fit(x, y, 1, 0.1, 4, loss=tools.MSELoss(), verbose=False)[
+            0
+        ].train_loss
+    )
 
 
 def test_relu_generic_backward_on_its_kept_output_agrees():
@@ -776,3 +836,39 @@ def test_losses_full_messages():
         "target must hold one-hot or probability rows, but it has "
         "negative entries"
     )
+
+
+def test_linear_has_no_gradients_before_backward():
+    layer = tools.Linear(2, 3, seed=0)
+    assert layer.dw is None and layer.db is None
+
+
+def test_evaluation_computes_what_training_computes_for_subclasses():
+    # A learner's ReLU variant that changes only _phi, and a Linear with a
+    # _forward of its own: the loss logged after an epoch (evaluation,
+    # nothing kept) must be the loss of the network's own forward.
+    class Leaky(tools.ReLU):
+        def _phi(self, z):
+            return torch.where(z > 0, z, 0.1 * z)
+
+    class Half(tools.Linear):
+        def _forward(self, x):
+            return 0.5 * super()._forward(x)
+
+    z = torch.tensor([[-1.0, 2.0]], dtype=F64)
+    leaky = Leaky()
+    assert torch.equal(
+        leaky.forward(z), torch.tensor([[-0.1, 2.0]], dtype=F64)
+    )
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(32, 2, generator=g, dtype=F64)
+    y = torch.randn(32, 1, generator=g, dtype=F64)
+    net = tools.Sequential(
+        Half(2, 3, dtype=F64, seed=0),
+        Leaky(),
+        tools.Linear(3, 1, dtype=F64, seed=1),
+    )
+    log = net.fit(x, y, 1, 1e-9, 32, loss=tools.MSELoss(), verbose=False)[-1]
+    expected = float(tools.functional.mse(y, net.forward(x)))
+    assert log.train_loss == expected

@@ -81,7 +81,9 @@ def test_gradients_match_autograd(n, c, m, seed, weight_decay):
     loss = loss.item()
     assert_close(model.mse_loss(y, model.predict(x)), loss)
     assert_close(model.evaluate(x, y), loss)
-    assert_close(model.penalty(), weight_decay / 2 * float(w.detach().square().sum()))
+    assert_close(
+        model.penalty(), weight_decay / 2 * float(w.detach().square().sum())
+    )
 
 
 def test_mse_and_its_gradient_match_autograd():
@@ -137,8 +139,11 @@ def test_fit_history_matches_fit_torch(weight_decay, c, capsys):
     ours = model.fit(*args)
     printed = capsys.readouterr().out.splitlines()
     ref = tools.fit_torch(
-        layer, *args, loss_fn=torch.nn.MSELoss(),
-        weight_decay=weight_decay, verbose=False,
+        layer,
+        *args,
+        loss_fn=torch.nn.MSELoss(),
+        weight_decay=weight_decay,
+        verbose=False,
     )
     assert printed == [tools.format_epoch(h, epochs) for h in ours]
     assert printed[0].startswith("epoch  1/12  train MSE ")
@@ -192,8 +197,9 @@ def test_least_squares_gradient_is_zero_and_ridge_has_closed_form(
     assert float(dw.abs().max()) < 1e-12 and float(db.abs().max()) < 1e-12
     xc, yc = x - x.mean(0), y - y.mean(0)
     alpha = weight_decay * m * c / 2
-    ridge = torch.linalg.solve(xc.T @ xc + alpha * torch.eye(n, dtype=F64),
-                               xc.T @ yc)
+    ridge = torch.linalg.solve(
+        xc.T @ xc + alpha * torch.eye(n, dtype=F64), xc.T @ yc
+    )
     assert_close(w, ridge, 1e-10)
 
 
@@ -217,18 +223,36 @@ def test_least_squares_handles_rank_deficient_x():
 @pytest.mark.parametrize(
     "call, exc, match",
     [
-        (lambda x, y: tools.least_squares(x.numpy(), y), TypeError,
-         r"x must be a torch\.Tensor"),
-        (lambda x, y: tools.least_squares(x, y[:, 0]), ValueError,
-         r"y must be a 2-D tensor"),
-        (lambda x, y: tools.least_squares(x, y[:3]), ValueError,
-         r"x and y must have the same number of samples"),
-        (lambda x, y: tools.least_squares(x, y.float()), ValueError,
-         r"y has dtype torch\.float32 but x has dtype torch\.float64"),
-        (lambda x, y: tools.least_squares(x * math.nan, y), ValueError,
-         r"x must be finite"),
-        (lambda x, y: tools.least_squares(x, y, weight_decay=-1), ValueError,
-         r"weight_decay must be a finite number >= 0, got -1"),
+        (
+            lambda x, y: tools.least_squares(x.numpy(), y),
+            TypeError,
+            r"x must be a torch\.Tensor",
+        ),
+        (
+            lambda x, y: tools.least_squares(x, y[:, 0]),
+            ValueError,
+            r"y must be a 2-D tensor",
+        ),
+        (
+            lambda x, y: tools.least_squares(x, y[:3]),
+            ValueError,
+            r"x and y must have the same number of samples",
+        ),
+        (
+            lambda x, y: tools.least_squares(x, y.float()),
+            ValueError,
+            r"y has dtype torch\.float32 but x has dtype torch\.float64",
+        ),
+        (
+            lambda x, y: tools.least_squares(x * math.nan, y),
+            ValueError,
+            r"x must be finite",
+        ),
+        (
+            lambda x, y: tools.least_squares(x, y, weight_decay=-1),
+            ValueError,
+            r"weight_decay must be a finite number >= 0, got -1",
+        ),
     ],
     ids=["numpy", "1-D y", "rows", "dtype", "nan", "negative decay"],
 )
@@ -292,44 +316,98 @@ def fit(m, x, y, **kw):
 
 
 BAD_CALLS = {
-    "y 1-D": (lambda m, x, y: m.evaluate(x, y[:, 0]), ValueError,
-              r"y_true must be a 2-D tensor of shape \(m, 2\), got shape "
-              r"\(6,\).*reshape it with y_true\.reshape\(-1, 2\)"),
-    "y_train 1-D": (lambda m, x, y: fit(m, x, y[:, 0]), ValueError,
-                    r"y_train must be a 2-D .*broadcast"),
-    "y outputs": (lambda m, x, y: m.evaluate(x, y[:, :1]), ValueError,
-                  r"y_true must have 2 outputs \(shape \(m, 2\)\), got"),
-    "x features": (lambda m, x, y: m.predict(x[:, :2]), ValueError,
-                   r"x must have 3 features"),
-    "x numpy": (lambda m, x, y: m.predict(x.numpy()), TypeError,
-                r"x must be a torch\.Tensor, got ndarray"),
-    "x nan": (lambda m, x, y: m.predict(x * math.nan), ValueError,
-              r"x must be finite, but 18 of its 18"),
-    "y inf": (lambda m, x, y: m.gradients(x, y * math.inf, y), ValueError,
-              r"y_true must be finite"),
-    "x dtype": (lambda m, x, y: fit(m, x.float(), y), ValueError,
-                r"x_train has dtype torch\.float32 but the model has"),
-    "rows": (lambda m, x, y: fit(m, x[:5], y), ValueError,
-             r"x_train and y_train must have the same number of samples, "
-             r"got 5 and 6"),
-    "y_pred rows": (lambda m, x, y: m.mse_loss(y, y[:4]), ValueError,
-                    r"y_true and y_pred .* got 6 and 4"),
-    "valid alone": (lambda m, x, y: fit(m, x, y, x_valid=x), ValueError,
-                    r"x_valid and y_valid must be given together"),
-    "lr zero": (lambda m, x, y: fit(m, x, y, lr=0), ValueError,
-                r"lr must be a finite number > 0"),
-    "update lr": (lambda m, x, y: m.update(x, y, y, -1.0), ValueError,
-                  r"lr must be a finite number > 0, got -1"),
-    "batch_size": (lambda m, x, y: fit(m, x, y, batch_size=0), ValueError,
-                   r"batch_size must be an integer >= 1, got 0"),
-    "epochs": (lambda m, x, y: fit(m, x, y, epochs=1.5), TypeError,
-               r"epochs must be an integer"),
-    "copy conv": (lambda m, x, y: m.copy_params(torch.nn.Conv1d(3, 2, 1)),
-                  TypeError, r"layer must be a torch\.nn\.Linear\(3, 2\)"),
-    "copy shape": (lambda m, x, y: m.copy_params(torch.nn.Linear(2, 3)),
-                   ValueError, r"got nn\.Linear\(2, 3, bias=True\)"),
-    "copy nan": (lambda m, x, y: m.copy_params(nan_linear()), ValueError,
-                 r"the layer's weight must be finite"),
+    "y 1-D": (
+        lambda m, x, y: m.evaluate(x, y[:, 0]),
+        ValueError,
+        r"y_true must be a 2-D tensor of shape \(m, 2\), got shape "
+        r"\(6,\).*reshape it with y_true\.reshape\(-1, 2\)",
+    ),
+    "y_train 1-D": (
+        lambda m, x, y: fit(m, x, y[:, 0]),
+        ValueError,
+        r"y_train must be a 2-D .*broadcast",
+    ),
+    "y outputs": (
+        lambda m, x, y: m.evaluate(x, y[:, :1]),
+        ValueError,
+        r"y_true must have 2 outputs \(shape \(m, 2\)\), got",
+    ),
+    "x features": (
+        lambda m, x, y: m.predict(x[:, :2]),
+        ValueError,
+        r"x must have 3 features",
+    ),
+    "x numpy": (
+        lambda m, x, y: m.predict(x.numpy()),
+        TypeError,
+        r"x must be a torch\.Tensor, got ndarray",
+    ),
+    "x nan": (
+        lambda m, x, y: m.predict(x * math.nan),
+        ValueError,
+        r"x must be finite, but 18 of its 18",
+    ),
+    "y inf": (
+        lambda m, x, y: m.gradients(x, y * math.inf, y),
+        ValueError,
+        r"y_true must be finite",
+    ),
+    "x dtype": (
+        lambda m, x, y: fit(m, x.float(), y),
+        ValueError,
+        r"x_train has dtype torch\.float32 but the model has",
+    ),
+    "rows": (
+        lambda m, x, y: fit(m, x[:5], y),
+        ValueError,
+        r"x_train and y_train must have the same number of samples, "
+        r"got 5 and 6",
+    ),
+    "y_pred rows": (
+        lambda m, x, y: m.mse_loss(y, y[:4]),
+        ValueError,
+        r"y_true and y_pred .* got 6 and 4",
+    ),
+    "valid alone": (
+        lambda m, x, y: fit(m, x, y, x_valid=x),
+        ValueError,
+        r"x_valid and y_valid must be given together",
+    ),
+    "lr zero": (
+        lambda m, x, y: fit(m, x, y, lr=0),
+        ValueError,
+        r"lr must be a finite number > 0",
+    ),
+    "update lr": (
+        lambda m, x, y: m.update(x, y, y, -1.0),
+        ValueError,
+        r"lr must be a finite number > 0, got -1",
+    ),
+    "batch_size": (
+        lambda m, x, y: fit(m, x, y, batch_size=0),
+        ValueError,
+        r"batch_size must be an integer >= 1, got 0",
+    ),
+    "epochs": (
+        lambda m, x, y: fit(m, x, y, epochs=1.5),
+        TypeError,
+        r"epochs must be an integer",
+    ),
+    "copy conv": (
+        lambda m, x, y: m.copy_params(torch.nn.Conv1d(3, 2, 1)),
+        TypeError,
+        r"layer must be a torch\.nn\.Linear\(3, 2\)",
+    ),
+    "copy shape": (
+        lambda m, x, y: m.copy_params(torch.nn.Linear(2, 3)),
+        ValueError,
+        r"got nn\.Linear\(2, 3, bias=True\)",
+    ),
+    "copy nan": (
+        lambda m, x, y: m.copy_params(nan_linear()),
+        ValueError,
+        r"the layer's weight must be finite",
+    ),
 }
 
 
@@ -354,8 +432,11 @@ def test_overflowing_predictions_raise_instead_of_inf():
     model = tools.LinearRegression(3, dtype=F64, seed=0)
     model.w = torch.ones(3, 1, dtype=F64)
     x = torch.full((2, 3), 1e308, dtype=F64)
-    with pytest.raises(ValueError, match=r"the predictions x @ w \+ b "
-                       r"overflowed torch\.float64 \(largest \|x\| is 1e\+308"):
+    with pytest.raises(
+        ValueError,
+        match=r"the predictions x @ w \+ b "
+        r"overflowed torch\.float64 \(largest \|x\| is 1e\+308",
+    ):
         model.predict(x)
     with pytest.raises(ValueError, match=r"overflowed"):
         model.fit(x, torch.zeros(2, 1, dtype=F64), 1, 0.1, 1, verbose=False)
@@ -367,16 +448,35 @@ def test_overflowing_predictions_raise_instead_of_inf():
     [
         (dict(weight_decay=-0.1), ValueError, r"weight_decay must be .*>= 0"),
         (dict(weight_decay=math.nan), ValueError, r"weight_decay must be"),
-        (dict(weight_decay="0.1"), TypeError, r"weight_decay must be a number"),
+        (
+            dict(weight_decay="0.1"),
+            TypeError,
+            r"weight_decay must be a number",
+        ),
         (dict(n_outputs=0), ValueError, r"n_outputs must be an integer >= 1"),
-        (dict(dtype=torch.float16), TypeError,
-         r"dtype must be .*torch\.float32 or torch\.float64.*half precision"),
+        (
+            dict(dtype=torch.float16),
+            TypeError,
+            r"dtype must be .*torch\.float32 or torch\.float64.*half precision",
+        ),
         (dict(dtype=torch.int64), TypeError, r"dtype must be a floating"),
-        (dict(seed=2**70), ValueError, r"seed must be an integer below 2\*\*64"),
+        (
+            dict(seed=2**70),
+            ValueError,
+            r"seed must be an integer below 2\*\*64",
+        ),
         (dict(device="nonsense"), ValueError, r"device must name a device"),
     ],
-    ids=["negative decay", "nan decay", "str decay", "no outputs", "float16",
-         "int dtype", "huge seed", "bad device"],
+    ids=[
+        "negative decay",
+        "nan decay",
+        "str decay",
+        "no outputs",
+        "float16",
+        "int dtype",
+        "huge seed",
+        "bad device",
+    ],
 )
 def test_bad_constructor_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
@@ -393,32 +493,71 @@ def test_cuda_without_a_gpu_says_so():
 @pytest.mark.parametrize(
     "make, kwargs, exc, match",
     [
-        (lambda: torch.nn.Linear(3, 2), {}, ValueError,
-         r"x_train \(for parameter weight\) has dtype torch\.float64 but "
-         r"the model has dtype torch\.float32"),
-        (lambda: torch.nn.Linear(4, 2, dtype=F64), {}, ValueError,
-         r"model cannot take x_train of shape \(6, 3\)"),
-        (lambda: torch.nn.Linear(3, 5, dtype=F64), {}, ValueError,
-         r"model outputs shape \(m, 5\) but y_train has 2 columns"),
-        (lambda: "linear", {}, TypeError, r"model must be a torch\.nn\.Module"),
-        (lambda: torch.nn.Linear(3, 2, dtype=F64), {"weight_decay": -1},
-         ValueError, r"weight_decay must be a finite number >= 0"),
+        (
+            lambda: torch.nn.Linear(3, 2),
+            {},
+            ValueError,
+            r"x_train \(for parameter weight\) has dtype torch\.float64 but "
+            r"the model has dtype torch\.float32",
+        ),
+        (
+            lambda: torch.nn.Linear(4, 2, dtype=F64),
+            {},
+            ValueError,
+            r"model cannot take x_train of shape \(6, 3\)",
+        ),
+        (
+            lambda: torch.nn.Linear(3, 5, dtype=F64),
+            {},
+            ValueError,
+            r"model outputs shape \(m, 5\) but y_train has 2 columns",
+        ),
+        (
+            lambda: "linear",
+            {},
+            TypeError,
+            r"model must be a torch\.nn\.Module",
+        ),
+        (
+            lambda: torch.nn.Linear(3, 2, dtype=F64),
+            {"weight_decay": -1},
+            ValueError,
+            r"weight_decay must be a finite number >= 0",
+        ),
     ],
-    ids=["float32 layer", "wrong inputs", "wrong outputs", "not a module",
-         "negative decay"],
+    ids=[
+        "float32 layer",
+        "wrong inputs",
+        "wrong outputs",
+        "not a module",
+        "negative decay",
+    ],
 )
 def test_fit_torch_rejects_mismatched_models(data, make, kwargs, exc, match):
     x, y = data
     with pytest.raises(exc, match=match):
-        tools.fit_torch(make(), x, y, 1, 0.1, 2, loss_fn=torch.nn.MSELoss(),
-                        verbose=False, **kwargs)
+        tools.fit_torch(
+            make(),
+            x,
+            y,
+            1,
+            0.1,
+            2,
+            loss_fn=torch.nn.MSELoss(),
+            verbose=False,
+            **kwargs,
+        )
 
 
 def test_fit_torch_refuses_class_targets_that_are_not_probabilities():
     x = torch.randn(4, 3, dtype=F64)
-    y = torch.tensor([[1.0, 2.0], [3.0, 0.0], [0.0, 3.0], [1.5, 1.5]], dtype=F64)
+    y = torch.tensor(
+        [[1.0, 2.0], [3.0, 0.0], [0.0, 3.0], [1.5, 1.5]], dtype=F64
+    )
     layer = torch.nn.Linear(3, 2, dtype=F64)
-    with pytest.raises(ValueError, match=r"y_train must hold one-hot .* row 0 sums to 3"):
+    with pytest.raises(
+        ValueError, match=r"y_train must hold one-hot .* row 0 sums to 3"
+    ):
         tools.fit_torch(layer, x, y, 1, 0.1, 2, verbose=False)
 
 
@@ -453,7 +592,9 @@ def test_initial_values_fill_the_range_of_nn_linear(make, n):
         (torch.float32, 1e-7, True),
     ],
 )
-def test_probability_rows_tolerance_sits_where_documented(dtype, off, accepted):
+def test_probability_rows_tolerance_sits_where_documented(
+    dtype, off, accepted
+):
     """Rows must sum to 1 within 1e-9 (float64) or 1e-6 (float32)."""
     model = tools.SoftmaxClassifier(2, 2, dtype=dtype, seed=0)
     x = torch.zeros(1, 2, dtype=dtype)
@@ -533,8 +674,7 @@ def test_linear_regression_full_messages_name_each_argument():
     assert message(lambda: model.mse_loss([1.0], y), TypeError).startswith(
         "y_true must be a torch.Tensor, got list"
     )
-    assert message(lambda: model.mse_loss(torch.ones(3, 2, dtype=F64), y)
-                   ) == (
+    assert message(lambda: model.mse_loss(torch.ones(3, 2, dtype=F64), y)) == (
         "y_true must have 1 outputs (shape (m, 1)), got shape (3, 2)"
     )
     assert message(lambda: model.copy_params([1]), TypeError) == (
@@ -593,3 +733,34 @@ def test_softmax_classifier_repr():
         "SoftmaxClassifier(n_features=2, n_classes=3, dtype=torch.float32, "
         "gradient='block-jacobian')"
     )
+
+
+def test_least_squares_centres_y_before_solving():
+    # Off-centre inputs and a large intercept: solving for W with y's mean
+    # added instead of taken away would be off by far more than rounding.
+    g = torch.Generator().manual_seed(0)
+    x = 1000 + torch.rand(200, 2, generator=g, dtype=F64)
+    w_true = torch.tensor([[3.0], [-2.0]], dtype=F64)
+    y = x @ w_true + 1e6
+    w, b = tools.least_squares(x, y)
+    torch.testing.assert_close(w, w_true, rtol=1e-9, atol=0)
+    torch.testing.assert_close(
+        b, torch.tensor([1e6], dtype=F64), rtol=1e-9, atol=0
+    )
+
+
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_predict_returns_a_contiguous_tensor(n_outputs):
+    model = tools.LinearRegression(4, n_outputs, dtype=F64, seed=0)
+    out = model.predict(torch.ones(5, 4, dtype=F64))
+    assert out.is_contiguous()
+    assert out.view(-1).shape == (5 * n_outputs,)
+
+
+def test_evaluate_gives_the_logged_validation_loss_bit_for_bit():
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 3, generator=g, dtype=F64)
+    y = torch.randn(64, 2, generator=g, dtype=F64)
+    model = tools.LinearRegression(3, 2, dtype=F64, seed=0)
+    log = model.fit(x, y, 2, 0.05, 16, x, y, verbose=False)[-1]
+    assert model.evaluate(x, y) == log.valid_loss == log.train_loss

@@ -182,6 +182,11 @@ def mse_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     return (y_pred - y_true) * (2.0 / y_true.numel())
 
 
+def _logits_grad_(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
+    """:func:`logits_grad`, computed in place in ``y_pred`` (a temporary)."""
+    return y_pred.sub_(y_true).div_(y_true.shape[0])
+
+
 def _mse_and_grad_(
     y_true: torch.Tensor, y_pred: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -95,10 +95,10 @@ class _Layer:
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def _apply(self, x: torch.Tensor) -> torch.Tensor:
-        """The output alone, with nothing kept for a backward pass: for
-        evaluation, as ``torch.no_grad()`` keeps no graph."""
-        return self._forward(x)
+    # Linear and the activations also have ``_apply(x)``: the output alone,
+    # with nothing kept for a backward pass (evaluation, as
+    # ``torch.no_grad()`` keeps no graph). Their ``_forward`` keeps what
+    # the backward pass needs and returns ``_apply(x)``.
 
 
 class Linear(_WeightsAndBias, _Layer):
@@ -195,7 +195,7 @@ class _Activation(_Layer):
 
     def _forward(self, z: torch.Tensor) -> torch.Tensor:
         self._input, self._out_shape = z, tuple(z.shape)
-        return self._phi(z)
+        return self._apply(z)
 
     def _apply(self, z: torch.Tensor) -> torch.Tensor:
         return self._phi(z)
@@ -218,7 +218,7 @@ class ReLU(_Activation):
         # the output tells the backward pass all it needs. So the layer
         # keeps the output where other activations keep their input, and
         # Z is freed now, as autograd frees it.
-        out = fn.relu(z)
+        out = self._apply(z)
         self._input, self._out_shape = out, tuple(z.shape)
         return out
 
@@ -272,6 +272,19 @@ class GELU(_Activation):
 
     def _phi_derivative(self, z: torch.Tensor) -> torch.Tensor:
         return fn.gelu_derivative(z, self.approximate)
+
+
+def _evaluate(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
+    """A layer's output for evaluation, with nothing kept where it can.
+
+    The stock ``_forward`` methods return ``_apply(x)``; a layer with a
+    ``_forward`` of its own (a learner's subclass) is evaluated through
+    it, so evaluation always computes what training computes.
+    """
+    stock = (Linear._forward, _Activation._forward, ReLU._forward)
+    if type(layer)._forward in stock:
+        return layer._apply(x)
+    return layer._forward(x)
 
 
 class Sequential:
@@ -355,7 +368,8 @@ class Sequential:
         return self.layers[0]._check_input(x, name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The network's output ``A_L``; every layer keeps its input."""
+        """The network's output ``A_L``; every layer keeps what its
+        backward pass needs (its input; ReLU its output)."""
         return self._forward(self._check_input(x, "x"))
 
     __call__ = forward
@@ -397,7 +411,7 @@ class Sequential:
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         """The output, with nothing kept (for evaluation)."""
         for layer in self.layers:
-            x = layer._apply(x)
+            x = _evaluate(layer, x)
         return x
 
     def _backward(
@@ -642,7 +656,10 @@ class _Trainable:
         # Nothing is kept for a backward pass: the activations of the
         # whole set are freed as soon as the next layer has read them.
         out = self.net._apply(x)
-        loss = float(self.loss._value(out, y))
+        if type(self.loss)._forward is _Loss._forward:
+            loss = float(self.loss._value(out, y))
+        else:  # a loss with a _forward of its own is evaluated by it
+            loss = float(self.loss._forward(out, y))
         if accuracy and isinstance(self.loss, CrossEntropyLoss):
             hits = out.argmax(dim=1) == y.argmax(dim=1)
             return loss, float(hits.double().mean())
@@ -650,7 +667,7 @@ class _Trainable:
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
         for i, layer in enumerate(self.net.layers):
-            x = layer._apply(x)
+            x = _evaluate(layer, x)
             if not bool(torch.isfinite(x).all()):
                 raise ValueError(
                     f"the output of layer {i} {layer!r} overflowed "

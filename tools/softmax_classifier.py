@@ -27,10 +27,10 @@ import torch
 
 from . import _validation as v
 from .functional import (
+    _logits_grad_,
     _log_softmax_,
     _softmax_,
     cross_entropy,
-    log_softmax,
     logits_grad,
     softmax,
 )
@@ -136,7 +136,9 @@ class SoftmaxClassifier(_LinearModel):
         inputs or parameters), rather than letting an inf turn into NaN
         probabilities.
         """
-        return self._checked_affine(self._check_x(x), "logits")
+        # contiguous, as a learner expects of a fresh tensor (the affine
+        # map is computed column-major, see _affine)
+        return self._checked_affine(self._check_x(x), "logits").contiguous()
 
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities ``softmax(X W + b)``, one row per sample."""
@@ -157,11 +159,13 @@ class SoftmaxClassifier(_LinearModel):
         where one does (logits of order 1e4).
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
-        return self._ce_of_logits(self.logits(x), y_true)
+        return self._ce_of_logits(self._checked_affine(x, "logits"), y_true)
 
     @staticmethod
     def _ce_of_logits(z: torch.Tensor, y_true: torch.Tensor) -> float:
-        return float(-(y_true * log_softmax(z)).sum() / z.shape[0])
+        """``-1/m sum_ij Y_ij log softmax(Z)_ij``, computed in place in the
+        fresh logits ``z``, which are not needed afterwards."""
+        return float(-_log_softmax_(z).mul_(y_true).sum() / z.shape[0])
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -202,9 +206,7 @@ class SoftmaxClassifier(_LinearModel):
             self.w.add_(dw, alpha=-lr)
             self.b.add_(db, alpha=-lr)
             return loss
-        # dL/dZ = (Y_hat - Y)/m, logits_grad, in place: Y_hat is not needed
-        # after this line
-        dz = y_pred.sub_(y).div_(y.shape[0])
+        dz = _logits_grad_(y, y_pred)  # in place: Y_hat is not needed after
         # dL/dW = X^T dZ, computed as (dZ^T X)^T: the same sums, but MKL
         # runs this layout 2-3x faster for a tall X; the transpose is a view.
         self.w.add_(torch.mm(dz.T, x).T, alpha=-lr)
@@ -216,10 +218,7 @@ class SoftmaxClassifier(_LinearModel):
     ) -> tuple[float, float | None]:
         z = self._affine(x)
         acc = _accuracy(y, z) if accuracy else None
-        # _ce_of_logits's numbers, in place in the logits, which are not
-        # needed any more
-        ce = -_log_softmax_(z).mul_(y).sum() / z.shape[0]
-        return float(ce), acc
+        return self._ce_of_logits(z, y), acc
 
 
 def _accuracy(y_true: torch.Tensor, scores: torch.Tensor) -> float:
