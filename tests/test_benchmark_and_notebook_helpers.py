@@ -33,14 +33,27 @@ import torch.nn.functional as F
 import tools
 from tools._repo import BRANCH, REPOSITORY_URL
 from tools.notebook import source_markdown
-from tools.benchmark import PeakTensorMemory, growth_exponent, peak_tensor_bytes, seconds_per_call
+from tools.benchmark import (
+    PeakTensorMemory,
+    growth_exponent,
+    peak_tensor_bytes,
+    seconds_per_call,
+)
 from tools.jacobian import ROUTES
 
 F64 = torch.float64
 
 
 # -- PeakTensorMemory ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("numel, dtype", [(1000, torch.float64), (1000, torch.float32), (7, torch.int16), (1, torch.bool)])
+@pytest.mark.parametrize(
+    "numel, dtype",
+    [
+        (1000, torch.float64),
+        (1000, torch.float32),
+        (7, torch.int16),
+        (1, torch.bool),
+    ],
+)
 def test_known_allocation_counted_exactly_and_released(numel, dtype):
     with PeakTensorMemory() as mem:
         x = torch.zeros(numel, dtype=dtype)
@@ -94,14 +107,20 @@ def test_in_place_ops_cost_nothing():
     assert mem.peak == 0
 
 
-@pytest.mark.parametrize("copy", [lambda x: x.T.reshape(-1), lambda x: x.T.flatten()], ids=["reshape", "flatten"])
+@pytest.mark.parametrize(
+    "copy",
+    [lambda x: x.T.reshape(-1), lambda x: x.T.flatten()],
+    ids=["reshape", "flatten"],
+)
 def test_reshape_copy_of_non_contiguous_tensor_stays_counted_while_alive(copy):
     """reshape/flatten of a non-contiguous tensor run clone + _unsafe_view: the clone's storage lives on in the result."""
     x = torch.randn(50, 4, dtype=F64)
     with PeakTensorMemory() as mem:
-        y = copy(x)                  # not expressible as a view of x: a new 1600-byte storage
+        y = copy(x)  # not expressible as a view of x: a new 1600-byte storage
         z = torch.zeros(200, dtype=F64)
-        assert (mem.current, mem.peak) == (3200, 3200), "the live copy y is not counted"
+        assert (mem.current, mem.peak) == (3200, 3200), (
+            "the live copy y is not counted"
+        )
         del y, z
     assert mem.current == 0
 
@@ -109,7 +128,9 @@ def test_reshape_copy_of_non_contiguous_tensor_stays_counted_while_alive(copy):
 def test_freed_temporary_raises_peak_above_final_current():
     x = torch.randn(1000, dtype=F64)
     with PeakTensorMemory() as mem:
-        total = (x * 2).sum()        # x * 2 is a temporary of 8000 bytes, freed at once
+        total = (
+            x * 2
+        ).sum()  # x * 2 is a temporary of 8000 bytes, freed at once
     assert mem.peak >= 8000 + total.untyped_storage().nbytes()
     assert mem.current == total.untyped_storage().nbytes() == 8
     assert mem.peak > mem.current
@@ -132,9 +153,14 @@ def test_linear_routes_peak_grows_linearly(route):
 
 
 def test_full_route_peak_grows_quadratically():
-    small, large = route_peak("full-jacobian", 128), route_peak("full-jacobian", 512)
+    small, large = (
+        route_peak("full-jacobian", 128),
+        route_peak("full-jacobian", 512),
+    )
     assert large / small == pytest.approx(16, rel=0.01)
-    assert growth_exponent([128, 512], [small, large]) == pytest.approx(2, abs=0.01)
+    assert growth_exponent([128, 512], [small, large]) == pytest.approx(
+        2, abs=0.01
+    )
 
 
 def test_peak_tensor_bytes_counts_the_result():
@@ -155,21 +181,37 @@ def test_meta_tensors_and_plain_numbers_cost_nothing():
 
 # -- growth_exponent --------------------------------------------------------------------------------
 @pytest.mark.parametrize("exponent", [1.0, 2.0, 0.5, 0.0, -1.0])
-@pytest.mark.parametrize("sizes", [[8, 16, 32, 64], [3, 1000], [1, 2.5, 7, 100, 1e4]], ids=["doubling", "two", "irregular"])
+@pytest.mark.parametrize(
+    "sizes",
+    [[8, 16, 32, 64], [3, 1000], [1, 2.5, 7, 100, 1e4]],
+    ids=["doubling", "two", "irregular"],
+)
 def test_growth_exponent_recovers_power_laws(exponent, sizes):
     costs = [3.7 * s**exponent for s in sizes]
     assert growth_exponent(sizes, costs) == pytest.approx(exponent, abs=1e-9)
 
 
-@pytest.mark.parametrize("sizes, costs, match", [
-    ([1, 2, 3], [1, 2], r"same length"),
-    ([1], [1], r">= 2"),
-    ([], [], r">= 2"),
-    ([0, 2], [1, 2], r"positive"),
-    ([1, 2], [1, -2], r"positive"),
-    ([1, 2], [0, 2], r"positive"),
-    ([4, 4, 4], [1, 2, 3], r"must not all be equal"),
-], ids=["length", "one point", "empty", "zero size", "negative cost", "zero cost", "equal sizes"])
+@pytest.mark.parametrize(
+    "sizes, costs, match",
+    [
+        ([1, 2, 3], [1, 2], r"same length"),
+        ([1], [1], r">= 2"),
+        ([], [], r">= 2"),
+        ([0, 2], [1, 2], r"positive"),
+        ([1, 2], [1, -2], r"positive"),
+        ([1, 2], [0, 2], r"positive"),
+        ([4, 4, 4], [1, 2, 3], r"must not all be equal"),
+    ],
+    ids=[
+        "length",
+        "one point",
+        "empty",
+        "zero size",
+        "negative cost",
+        "zero cost",
+        "equal sizes",
+    ],
+)
 def test_growth_exponent_rejects(sizes, costs, match):
     with pytest.raises(ValueError, match=match):
         growth_exponent(sizes, costs)
@@ -179,18 +221,28 @@ def test_growth_exponent_rejects(sizes, costs, match):
 @pytest.mark.parametrize("repeat", [1, 3])
 def test_seconds_per_call_is_positive_and_calls_fn_enough(repeat):
     calls = []
-    t = seconds_per_call(lambda: calls.append(sum(range(200))), repeat=repeat, min_time=0.002)
+    t = seconds_per_call(
+        lambda: calls.append(sum(range(200))), repeat=repeat, min_time=0.002
+    )
     assert isinstance(t, float) and 0 < t < 0.002
-    assert len(calls) >= repeat + 1          # the warm-up call and at least one per round
+    assert (
+        len(calls) >= repeat + 1
+    )  # the warm-up call and at least one per round
 
 
 @pytest.mark.parametrize(
     "sizes, costs, message",
     [
-        ([1, 2, 3], [1, 2], "sizes and costs must have the same length >= 2, "
-         "got 3 and 2"),
-        ([0, 2], [1, 2], "sizes and costs must be positive to take "
-         "logarithms"),
+        (
+            [1, 2, 3],
+            [1, 2],
+            "sizes and costs must have the same length >= 2, got 3 and 2",
+        ),
+        (
+            [0, 2],
+            [1, 2],
+            "sizes and costs must be positive to take logarithms",
+        ),
         ([4, 4], [1, 2], "sizes must not all be equal"),
     ],
     ids=["length", "positive", "equal"],
@@ -273,7 +325,11 @@ def test_quiet_native_stderr_restores_fd2_when_the_block_raises(capfd):
 
 
 def test_quiet_native_stderr_leaks_no_descriptor():
-    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    before = (
+        len(os.listdir("/proc/self/fd"))
+        if os.path.isdir("/proc/self/fd")
+        else None
+    )
     for _ in range(5):
         with tools.quiet_native_stderr():
             pass
@@ -282,11 +338,14 @@ def test_quiet_native_stderr_leaks_no_descriptor():
 
 
 # -- show_source ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("obj, name", [
-    (tools.softmax, "def softmax"),
-    (tools.SoftmaxClassifier.logits, "def logits"),   # a method: dedented
-    (tools.EpochLog, "class EpochLog"),               # a decorated class
-])
+@pytest.mark.parametrize(
+    "obj, name",
+    [
+        (tools.softmax, "def softmax"),
+        (tools.SoftmaxClassifier.logits, "def logits"),  # a method: dedented
+        (tools.EpochLog, "class EpochLog"),  # a decorated class
+    ],
+)
 def test_show_source_returns_python_markdown(obj, name):
     pytest.importorskip("IPython")
     data = tools.show_source(obj).data
@@ -301,9 +360,15 @@ def _code_block(markdown: str) -> str:
     return markdown.split("```python\n", 1)[1].rsplit("\n```", 1)[0]
 
 
-@pytest.mark.parametrize("obj", [
-    tools.softmax, tools.SoftmaxClassifier.gradients, tools.training_loop, tools.EpochLog,
-])
+@pytest.mark.parametrize(
+    "obj",
+    [
+        tools.softmax,
+        tools.SoftmaxClassifier.gradients,
+        tools.training_loop,
+        tools.EpochLog,
+    ],
+)
 def test_show_source_caption_names_file_lines_and_links_them(obj):
     lines, first = inspect.getsourcelines(obj)
     last = first + len(lines) - 1
@@ -330,9 +395,12 @@ def test_show_source_shows_the_docstring_as_prose_and_code_without_it():
     assert '"""' not in code and "(X^T dL/dZ, 1^T dL/dZ)" not in code
     assert "`(dL/dW, dL/db) = (X^T dL/dZ, 1^T dL/dZ)`." in prose
     assert "``" not in prose and ":mod:" not in prose
-    assert "`tools.jacobian`" in prose   # was :mod:`tools.jacobian`
+    assert "`tools.jacobian`" in prose  # was :mod:`tools.jacobian`
     # code lines follow each other as in the file, the docstring's lines cut
-    assert code.startswith("def gradients(") and "x, y_true = self._check_data" in code
+    assert (
+        code.startswith("def gradients(")
+        and "x, y_true = self._check_data" in code
+    )
 
 
 def test_show_source_turns_doctests_and_literal_blocks_into_code_blocks():
@@ -341,32 +409,55 @@ def test_show_source_turns_doctests_and_literal_blocks_into_code_blocks():
     doc = tools.notebook._doc_markdown(
         "Summary with ``code`` and :func:`f`.\n\nThe model::\n\n    Z = X W + b\n\nAfter."
     )
-    assert doc == "Summary with `code` and `f`.\n\nThe model:\n\n```text\nZ = X W + b\n```\n\nAfter."
+    assert (
+        doc
+        == "Summary with `code` and `f`.\n\nThe model:\n\n```text\nZ = X W + b\n```\n\nAfter."
+    )
 
 
 def test_show_source_without_docstring_shows_caption_and_code_only():
     text = source_markdown(tools.SoftmaxClassifier._step)
     caption, rest = text.split("\n\n", 1)
-    assert caption.startswith("**`SoftmaxClassifier._step`** · [tools/softmax_classifier.py")
+    assert caption.startswith(
+        "**`SoftmaxClassifier._step`** · [tools/softmax_classifier.py"
+    )
     assert rest.startswith("```python\ndef _step(")
 
 
-@pytest.mark.parametrize("module", ["functional", "jacobian", "training", "softmax_classifier",
-                                    "linear_models", "benchmark", "notebook"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "functional",
+        "jacobian",
+        "training",
+        "softmax_classifier",
+        "linear_models",
+        "benchmark",
+        "notebook",
+    ],
+)
 def test_shown_code_fits_the_column(module):
     """Every public function and method, as show_source prints it, fits 79 columns."""
     mod = __import__(f"tools.{module}", fromlist=["_"])
     for name, obj in vars(mod).items():
-        if getattr(obj, "__module__", None) != mod.__name__ or not callable(obj):
+        if getattr(obj, "__module__", None) != mod.__name__ or not callable(
+            obj
+        ):
             continue
-        long = [line for line in _code_block(source_markdown(obj)).splitlines() if len(line) > 79]
+        long = [
+            line
+            for line in _code_block(source_markdown(obj)).splitlines()
+            if len(line) > 79
+        ]
         assert long == [], f"{module}.{name}: {long}"
 
 
 @pytest.mark.parametrize("obj", [42, "softmax", len, None])
 def test_show_source_rejects_non_code(obj):
     pytest.importorskip("IPython")
-    with pytest.raises(TypeError, match=r"obj must be a function, method or class"):
+    with pytest.raises(
+        TypeError, match=r"obj must be a function, method or class"
+    ):
         tools.show_source(obj)
 
 
@@ -454,24 +545,46 @@ def test_source_markdown_of_a_documented_function_in_full():
 @pytest.mark.parametrize(
     "obj, shown",
     [
-        (_sample_tight, "One line.\n\n```python\ndef _sample_tight(x):\n"
-         "    return x\n```"),
-        (_sample_spaced, "Spaced.\n\n```python\ndef _sample_spaced(x):\n"
-         "    return x\n```"),
-        (_sample_doc_then_comment, "Only a docstring, then a comment.\n\n"
-         "```python\ndef _sample_doc_then_comment():\n"
-         "    # the blank line after the docstring goes with it\n```"),
-        (_sample_plain, "```python\ndef _sample_plain(x):\n    y = x + 1\n"
-         "    return y\n```"),
+        (
+            _sample_tight,
+            "One line.\n\n```python\ndef _sample_tight(x):\n    return x\n```",
+        ),
+        (
+            _sample_spaced,
+            "Spaced.\n\n```python\ndef _sample_spaced(x):\n    return x\n```",
+        ),
+        (
+            _sample_doc_then_comment,
+            "Only a docstring, then a comment.\n\n"
+            "```python\ndef _sample_doc_then_comment():\n"
+            "    # the blank line after the docstring goes with it\n```",
+        ),
+        (
+            _sample_plain,
+            "```python\ndef _sample_plain(x):\n    y = x + 1\n"
+            "    return y\n```",
+        ),
         (_sample_stub, "```python\ndef _sample_stub(): ...\n```"),
         (_sample_call, '```python\ndef _sample_call():\n    print("hi")\n```'),
-        (_SampleDocOnly, "Only a docstring.\n\n```python\n"
-         "class _SampleDocOnly:\n```"),
-        (_sample_lambda, "```python\n"
-         "_sample_lambda = lambda x: x + 1  # noqa: E731\n```"),
+        (
+            _SampleDocOnly,
+            "Only a docstring.\n\n```python\nclass _SampleDocOnly:\n```",
+        ),
+        (
+            _sample_lambda,
+            "```python\n_sample_lambda = lambda x: x + 1  # noqa: E731\n```",
+        ),
     ],
-    ids=["tight", "spaced", "doc+comment", "plain", "stub", "call",
-         "doc only", "lambda"],
+    ids=[
+        "tight",
+        "spaced",
+        "doc+comment",
+        "plain",
+        "stub",
+        "call",
+        "doc only",
+        "lambda",
+    ],
 )
 def test_source_markdown_with_and_without_docstring(obj, shown):
     caption = f"**`{obj.__qualname__}`**\n\n"
@@ -490,8 +603,7 @@ def test_source_markdown_refuses_a_module_and_names_what_it_got():
     with pytest.raises(TypeError) as info:
         source_markdown(42)
     assert str(info.value) == (
-        "obj must be a function, method or class defined in a .py file, "
-        "got 42"
+        "obj must be a function, method or class defined in a .py file, got 42"
     )
 
 
@@ -544,6 +656,7 @@ def test_overflowing_logits_raise_instead_of_nan(overflowing, call):
     with pytest.raises(ValueError, match=r"overflowed torch\.float64") as info:
         call(model, x, y)
     assert "1e+308" in str(info.value)
+    assert str(info.value).startswith("the logits x @ w + b overflowed")
     assert torch.equal(model.w, w)
 
 
@@ -551,4 +664,6 @@ def test_large_but_representable_logits_pass():
     model = tools.SoftmaxClassifier(3, 2, dtype=F64, seed=0)
     model.w, model.b = torch.ones(3, 2, dtype=F64), torch.zeros(2, dtype=F64)
     p = model.predict(torch.full((2, 3), 1e307, dtype=F64))
-    assert bool(torch.isfinite(p).all()) and torch.equal(p, torch.full((2, 2), 0.5, dtype=F64))
+    assert bool(torch.isfinite(p).all()) and torch.equal(
+        p, torch.full((2, 2), 0.5, dtype=F64)
+    )

@@ -872,3 +872,24 @@ def test_evaluation_computes_what_training_computes_for_subclasses():
     log = net.fit(x, y, 1, 1e-9, 32, loss=tools.MSELoss(), verbose=False)[-1]
     expected = float(tools.functional.mse(y, net.forward(x)))
     assert log.train_loss == expected
+
+
+def test_a_loss_with_its_own_forward_is_logged_by_it():
+    # The loss after each epoch is evaluated without keeping anything, by
+    # _value, only for the stock losses; a learner's loss that overrides
+    # _forward must be evaluated by that _forward.
+    class Doubled(tools.MSELoss):
+        def _forward(self, output, target):
+            return 2 * super()._forward(output, target)
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 2, generator=g, dtype=F64)
+    y = torch.randn(16, 1, generator=g, dtype=F64)
+    net = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0))
+    log = net.fit(x, y, 1, 1e-9, 16, loss=Doubled(), verbose=False)[-1]
+    assert log.train_loss == 2 * float(tools.functional.mse(y, net.forward(x)))
+    stock = tools.Sequential(tools.Linear(2, 1, dtype=F64, seed=0))
+    plain = stock.fit(x, y, 1, 1e-9, 16, loss=tools.MSELoss(), verbose=False)
+    assert plain[-1].train_loss == float(
+        tools.functional.mse(y, stock.forward(x))
+    )
