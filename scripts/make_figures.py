@@ -14,7 +14,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import FancyBboxPatch  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import FancyBboxPatch, Polygon  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent.parent / "content" / "figures"
 THEMES = {
@@ -24,6 +25,10 @@ THEMES = {
         "edge": "#3a6fb0",
         "arrow": "#57606a",
         "math": "#fbf1e6",
+        "plane": "#dde8f6",
+        "target": "#b3261e",
+        "prediction": "#1a7f37",
+        "residual": "#8250df",
     },
     "dark": {
         "text": "#e6edf3",
@@ -31,6 +36,10 @@ THEMES = {
         "edge": "#79aef2",
         "arrow": "#a0a8b0",
         "math": "#3a2c1c",
+        "plane": "#22364f",
+        "target": "#ff8a80",
+        "prediction": "#6fdd8b",
+        "residual": "#d2a8ff",
     },
 }
 
@@ -122,6 +131,129 @@ def chapter_2_map(theme: str) -> None:
     plt.close(fig)
 
 
+def _arrow(ax, start, end, color, lw=2.0, style="-|>", ls="-"):
+    ax.annotate(
+        "",
+        xy=end,
+        xytext=start,
+        arrowprops={
+            "arrowstyle": style,
+            "color": color,
+            "lw": lw,
+            "linestyle": ls,
+            "shrinkA": 0,
+            "shrinkB": 0,
+        },
+    )
+
+
+def least_squares_projection(theme: str) -> None:
+    """Chapter 1: the least-squares prediction is the orthogonal projection
+    of the targets onto the column space of the augmented inputs.
+
+    An oblique sketch of R^3: the plane's two in-plane directions are drawn
+    as (1, 0) and (0.45, 0.4), and its normal as the screen's vertical, so
+    the residual, drawn straight up, meets the plane at a right angle.
+    """
+    colors = THEMES[theme]
+    along, depth = np.array([1.0, 0.0]), np.array([0.45, 0.4])
+    origin = np.array([0.0, 0.0])
+
+    def point(a: float, b: float) -> np.ndarray:
+        return origin + a * 5.0 * along + b * 5.0 * depth
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig.patch.set_alpha(0)
+    ax.set_axis_off()
+    ax.set_aspect("equal")
+    corners = [
+        point(-0.25, -0.35),
+        point(1.1, -0.35),
+        point(1.1, 1.05),
+        point(-0.25, 1.05),
+    ]
+    ax.add_patch(
+        Polygon(
+            corners,
+            closed=True,
+            facecolor=colors["plane"],
+            edgecolor=colors["edge"],
+            lw=1.2,
+        )
+    )
+    ax.text(
+        *point(1.1, -0.38),
+        "the plane: column space of $\\tilde X$, every prediction "
+        "$\\tilde X\\theta$",
+        ha="right",
+        va="top",
+        fontsize=11,
+        color=colors["text"],
+    )
+    # Two columns of X~, thin, in the plane.
+    for end in (point(0.3, 0.0), point(0.0, 0.45)):
+        _arrow(ax, origin, end, colors["arrow"], lw=1.3)
+    ax.text(
+        *(point(0.0, 0.45) + np.array([-0.25, 0.05])),
+        "columns of $\\tilde X$",
+        fontsize=11,
+        color=colors["arrow"],
+        ha="right",
+        va="center",
+    )
+    y_hat = point(0.72, 0.62)
+    y = y_hat + np.array([0.0, 2.6])
+    _arrow(ax, origin, y, colors["target"], lw=2.4)
+    _arrow(ax, origin, y_hat, colors["prediction"], lw=2.4)
+    _arrow(ax, y, y_hat, colors["residual"], lw=1.8, style="-", ls="--")
+    # The right angle between the residual and the plane.
+    s = 0.28
+    square = [
+        y_hat + s * np.array([0.0, 1.0]),
+        y_hat + s * np.array([0.0, 1.0]) + s * along,
+        y_hat + s * along,
+    ]
+    ax.plot(*np.array(square).T, color=colors["residual"], lw=1.2)
+    ax.plot(*origin, "o", color=colors["text"], ms=4)
+    ax.text(-0.15, -0.25, "0", fontsize=11, color=colors["text"], ha="right")
+    ax.text(
+        y[0] - 0.15,
+        y[1] + 0.1,
+        "$y$ (targets)",
+        fontsize=12,
+        color=colors["target"],
+        ha="right",
+        va="bottom",
+    )
+    ax.text(
+        y_hat[0] + 0.2,
+        y_hat[1] - 0.35,
+        "$\\hat y = \\tilde X\\theta^\\star$ (the projection)",
+        fontsize=12,
+        color=colors["prediction"],
+        ha="left",
+        va="top",
+    )
+    ax.text(
+        y_hat[0] + 0.2,
+        (y[1] + y_hat[1]) / 2,
+        "residual $y - \\hat y$,\nperpendicular to the plane",
+        fontsize=11,
+        color=colors["residual"],
+        ha="left",
+        va="center",
+    )
+    ax.set(xlim=(-2.3, 9.6), ylim=(-1.6, 4.6))
+    fig.savefig(
+        FIGURES / f"least-squares-projection-{theme}.png",
+        dpi=200,
+        bbox_inches="tight",
+        pad_inches=0.05,
+        metadata={"Software": None},
+    )
+    plt.close(fig)
+
+
 def favicon() -> None:
     """A 64 x 64 icon: the partial-derivative sign, the course in one
     symbol."""
@@ -148,3 +280,5 @@ if __name__ == "__main__":
     for theme in THEMES:
         chapter_2_map(theme)
         print(f"wrote content/figures/chapter-2-map-{theme}.png")
+        least_squares_projection(theme)
+        print(f"wrote content/figures/least-squares-projection-{theme}.png")
