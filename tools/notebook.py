@@ -169,9 +169,21 @@ def use_book_style() -> None:
     drawn for white; a wide white margin makes each PNG a deliberate white
     card on the site's dark theme instead of a plot cut at its axes. The
     fonts are large enough to read once the figure is shrunk to the
-    page's column.
+    page's column. In a notebook, figures are stored at twice their
+    displayed resolution ("retina" PNGs that say their display size), so
+    they stay sharp on high-density screens; the ``<Figure size ...>``
+    line beside each one does not change.
     """
     import matplotlib.pyplot as plt
+
+    try:  # double-resolution PNGs in IPython; nothing to do elsewhere
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        pass
+    else:
+        if get_ipython() is not None:
+            set_matplotlib_formats("retina")
 
     plt.rcParams.update(
         {
