@@ -571,8 +571,8 @@ def test_sequential_construction_full_messages():
         )
     ) == (
         "layer 1 Linear(3, 1) is on cpu with torch.float64, but layer 0 "
-        "Linear(2, 3) is on cpu with torch.float32: all Linear layers "
-        "must share one device and dtype"
+        "Linear(2, 3) is on cpu with torch.float32: all layers with "
+        "parameters must share one device and dtype"
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import torch
 
@@ -154,6 +154,38 @@ def _check_valid_pair(x_valid: object, y_valid: object) -> None:
         )
 
 
+_TRAINABLE = (
+    "loss_name",
+    "parameters",
+    "_check_data",
+    "_step",
+    "_scores",
+    "_explain_divergence",
+)
+
+
+def _check_trainable(model: object) -> None:
+    """``TypeError`` saying what :func:`training_loop` accepts, and what to
+    call instead, unless ``model`` has what :class:`Trainable` lists."""
+    if all(hasattr(model, name) for name in _TRAINABLE):
+        return
+    kind = type(model).__name__
+    if isinstance(model, torch.nn.Module):
+        hint = "; train a torch.nn.Module with tools.fit_torch(model, ...)"
+    elif hasattr(model, "_train_with"):
+        hint = f"; train a {kind} with {model._train_with}"
+    elif callable(getattr(model, "fit", None)):
+        hint = f"; a {kind} trains with its own fit method"
+    else:
+        hint = ""
+    raise TypeError(
+        "model must be a scratch model of chapters 1-2 "
+        "(tools.LinearRegression, tools.SoftmaxClassifier) or another "
+        "Trainable (with loss_name, parameters(), _check_data, _step, "
+        f"_scores and _explain_divergence), got {kind}{hint}"
+    )
+
+
 def training_loop(
     model: Trainable,
     x_train: torch.Tensor,
@@ -168,15 +200,22 @@ def training_loop(
 ) -> list[EpochLog]:
     """Minibatch gradient descent, in order (no shuffling), for ``epochs``.
 
-    The inputs are checked once, here; then each minibatch takes one
-    ``model._step``. After each epoch the loop records the training loss,
-    the mean minibatch loss and, with validation data, the validation loss
-    (and accuracy); with ``verbose`` it prints one line per epoch.
+    ``model`` is a :class:`Trainable`: ``tools.LinearRegression`` or
+    ``tools.SoftmaxClassifier`` (whose ``fit`` calls this), or a
+    ``tools.Sequential`` with its loss, as ``net.fit(..., loss=...)``
+    hands it over. The inputs are checked once, here; then each minibatch
+    takes one ``model._step``. After each epoch the loop records the
+    training loss, the mean minibatch loss and, with validation data, the
+    validation loss (and accuracy); with ``verbose`` it prints one line
+    per epoch.
 
-    If anything raises, or the loss becomes inf or NaN (a learning rate
-    too large for the data), the parameters are put back as they were
-    when the call began, and the error says what happened.
+    If anything raises (Ctrl-C included), or a logged loss or a parameter
+    becomes inf or NaN, the parameters are put back as they were when the
+    call began, and the error says what happened: ``lr`` is blamed only
+    where the loss was finite at the start, and the data's scale where it
+    was not.
     """
+    _check_trainable(model)
     x_train, y_train = model._check_data(
         x_train, y_train, "x_train", "y_train"
     )
@@ -194,18 +233,42 @@ def training_loop(
             log = _one_epoch(model, x_train, y_train, lr, batch_size, epoch)
             if x_valid is not None:
                 log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
+                if not math.isfinite(log.valid_loss):
+                    raise _Diverged(epoch, "validation loss")
             history.append(log)
             if verbose:
                 print_epoch(log, epochs)
-    except Exception as error:
+    except BaseException as error:
         with torch.no_grad():
             for p, p0 in zip(model.parameters(), start):
                 p.copy_(p0)
-        if isinstance(error, (_Diverged, ValueError)):
-            # A sharper message where the data alone overflow the model.
-            model._explain_divergence(x_train)
-        raise
-    return history
+        if not isinstance(error, ValueError):
+            raise
+        failure = error
+    else:
+        return history
+    # Back at the start parameters, and out of the except block (so the
+    # error below is not shown as raised while handling another): a
+    # sharper message where the data alone overflow the model.
+    model._explain_divergence(x_train)
+    if not isinstance(failure, _Diverged):
+        raise failure
+
+    def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+        return model._scores(x, y, accuracy=False)[0]
+
+    raise _divergence_error(
+        failure, lr, start_loss, x_train, y_train, x_valid, y_valid
+    )
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every entry is finite: one sum per tensor settles it unless
+    that sum is inf or NaN (see ``_validation.check_finite``)."""
+    return all(
+        bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+        for t in tensors
+    )
 
 
 def _one_epoch(
@@ -228,19 +291,62 @@ def _one_epoch(
     log = EpochLog(epoch, train_loss, batch_loss=total / m)
     log.loss = model.loss_name
     if not (math.isfinite(log.batch_loss) and math.isfinite(train_loss)):
-        raise _Diverged(epoch, lr)
+        raise _Diverged(epoch, "loss")
+    # one pass over the parameters per epoch: a parameter can turn inf
+    # while the loss stays finite (an inf bias before a tanh, say)
+    if not _all_finite(model.parameters()):
+        raise _Diverged(epoch, "parameters")
     return log
 
 
 class _Diverged(ValueError):
-    """The loss stopped being a finite number during training."""
+    """A logged loss (``what``: ``"loss"``, ``"validation loss"``) or the
+    parameters stopped being finite during training."""
 
-    def __init__(self, epoch: int, lr: float) -> None:
-        super().__init__(
-            f"training diverged in epoch {epoch}: the loss became inf or "
-            f"NaN, so lr={lr:g} is too large for this data (or scale the "
-            "inputs); the parameters are back to where fit started"
+    def __init__(self, epoch: int, what: str) -> None:
+        super().__init__(f"training diverged in epoch {epoch}: {what}")
+        self.epoch, self.what = epoch, what
+
+
+_BACK = "the parameters are back to where fit started"
+
+
+def _divergence_error(
+    failure: _Diverged,
+    lr: float,
+    start_loss: Callable[[torch.Tensor, torch.Tensor], float],
+    x_train: torch.Tensor,
+    y_train: torch.Tensor,
+    x_valid: torch.Tensor | None = None,
+    y_valid: torch.Tensor | None = None,
+) -> ValueError:
+    """The error that says why training diverged, the parameters being
+    back at the start: ``lr`` only where the loss was finite there."""
+    pairs = [("x_train and y_train", x_train, y_train)]
+    if failure.what == "validation loss":
+        pairs.append(("x_valid and y_valid", x_valid, y_valid))
+    for names, x, y in pairs:
+        loss = start_loss(x, y)
+        if not math.isfinite(loss):
+            return ValueError(
+                f"the loss on {names} is {loss} already at the parameters "
+                "training started from: the data's scale makes it "
+                "overflow, whatever lr; scale the data (or use a wider "
+                f"dtype); {_BACK}"
+            )
+    epoch, what = failure.epoch, failure.what
+    if what == "validation loss":
+        return ValueError(
+            f"training diverged in epoch {epoch}: the validation loss "
+            "became inf or NaN while the training loss stayed finite, so "
+            f"the model trained with lr={lr:g} overflows on x_valid; use "
+            f"a smaller lr (or scale the inputs); {_BACK}"
         )
+    return ValueError(
+        f"training diverged in epoch {epoch}: the {what} became inf or "
+        f"NaN, so lr={lr:g} is too large for this data (or scale the "
+        f"inputs); {_BACK}"
+    )
 
 
 def _loss_name(loss_fn: torch.nn.Module) -> str:
@@ -254,9 +360,15 @@ def _loss_name(loss_fn: torch.nn.Module) -> str:
 def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
     """The model must be a module whose parameters match ``x``, and fit y."""
     if not isinstance(model, torch.nn.Module):
+        hint = ""
+        if hasattr(model, "_train_with"):  # a tools.Sequential
+            hint = f"; train a tools {type(model).__name__} with "
+            hint += model._train_with
+        elif hasattr(model, "_step"):  # a scratch model of chapters 1-2
+            hint = "; train a tools model with its own fit method"
         raise TypeError(
             "model must be a torch.nn.Module (for example nn.Linear or "
-            f"nn.Sequential), got {type(model).__name__}"
+            f"nn.Sequential), got {type(model).__name__}{hint}"
         )
     for name, p in model.named_parameters():
         v.check_like(
@@ -266,18 +378,90 @@ def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
             p.dtype,
             "the model",
         )
-    with torch.no_grad():
-        try:
-            out = model(x[:1])
-        except RuntimeError as exc:
-            raise ValueError(
-                f"model cannot take x_train of shape {tuple(x.shape)}: {exc}"
-            ) from exc
+    out = _probe(model, x)
     if out.dim() != 2 or out.shape[1] != y.shape[1]:
         raise ValueError(
             f"model outputs shape (m, {out.shape[-1]}) but y_train has "
             f"{y.shape[1]} columns; the two must match"
         )
+
+
+def _takes(module: torch.nn.Module) -> int | None:
+    """The width of input a module requires, where it says (``None``
+    for modules that take any width, or that do not say)."""
+    for attr in ("in_features", "num_features", "in1_features"):
+        width = getattr(module, attr, None)
+        if isinstance(width, int) and width > 0:
+            return width
+    shape = getattr(module, "normalized_shape", None)  # nn.LayerNorm
+    if isinstance(shape, tuple) and shape:
+        return int(shape[-1])
+    return None
+
+
+def _probe(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's output for the first row of ``x``, with no side
+    effects: in evaluation mode (a ``BatchNorm1d`` in training mode
+    refuses one row, and would update its running statistics; a
+    ``Dropout`` would draw random numbers) and under ``torch.no_grad()``;
+    every submodule's mode is put back afterwards.
+
+    Where PyTorch refuses the row, the error names the submodule that
+    refused it and, where it says, the width it takes and the width it
+    got."""
+    modes = [(m, m.training) for m in model.modules()]
+    names = {id(m): name for name, m in model.named_modules()}
+    running: list[tuple[torch.nn.Module, tuple[int, ...] | None]] = []
+    entered: list[torch.nn.Module] = []
+
+    def enter(module: torch.nn.Module, args: tuple) -> None:
+        shape = None
+        if args and isinstance(args[0], torch.Tensor):
+            shape = tuple(args[0].shape)
+        running.append((module, shape))
+        entered.append(module)
+
+    def leave(module: torch.nn.Module, args: tuple, out: object) -> None:
+        running.pop()
+
+    hooks = [m.register_forward_pre_hook(enter) for m in model.modules()]
+    hooks += [m.register_forward_hook(leave) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[:1])
+    except RuntimeError as exc:
+        shape = tuple(x.shape)
+        message = f"model cannot take x_train of shape {shape}: "
+        if not running:
+            raise ValueError(message + str(exc)) from exc
+        module, got = running[-1]
+        where = repr(module)
+        if names.get(id(module)):
+            where += f" (the model's submodule {names[id(module)]!r})"
+        width = _takes(module)
+        leaves = [m for m in entered if not list(m.children())]
+        first = bool(leaves) and leaves[0] is module
+        if width is not None and got and got[-1] != width and first:
+            message += (
+                f"the data has {shape[1]} columns, but the model's first "
+                f"layer {where} takes {width}"
+            )
+        elif width is not None and got and got[-1] != width:
+            message += (
+                f"its layer {where} takes {width} inputs but gets "
+                f"{got[-1]} from the layers before it"
+            )
+        else:
+            message += f"its layer {where} refused an input of shape "
+            message += f"{got}: {exc}"
+        raise ValueError(message) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, mode in modes:
+            module.training = mode
+    return out
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -313,8 +497,16 @@ def fit_torch(
     only, so the bias is not penalised. Batches, order and logged figures
     are those of :func:`training_loop`, so the histories compare entry
     by entry.
+
+    Before training, the model is run once on the first row of
+    ``x_train`` to check the widths, with no side effects (evaluation
+    mode, ``torch.no_grad()``, every submodule's mode put back). As in
+    :func:`training_loop`, a logged loss or a parameter that becomes inf
+    or NaN is an error saying why, and any error (Ctrl-C included) puts
+    the parameters and buffers back as they were.
     """
     loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    _check_loss_fn(loss_fn)
     classify = isinstance(loss_fn, torch.nn.CrossEntropyLoss)
     _check_valid_pair(x_valid, y_valid)
     pairs = [("x_train", x_train, "y_train", y_train)]
@@ -336,24 +528,68 @@ def fit_torch(
     name = _loss_name(loss_fn)
     history: list[EpochLog] = []
     m = x_train.shape[0]
-    for epoch in range(1, epochs + 1):
-        total = 0.0
-        for batch in minibatches(m, batch_size):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x_train[batch]), y_train[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * (batch.stop - batch.start)
+    # parameters and buffers (running statistics), to put back on failure
+    start = {k: t.detach().clone() for k, t in model.state_dict().items()}
+    try:
+        for epoch in range(1, epochs + 1):
+            total = 0.0
+            for batch in minibatches(m, batch_size):
+                optimizer.zero_grad()
+                loss = loss_fn(model(x_train[batch]), y_train[batch])
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * (batch.stop - batch.start)
+            with torch.no_grad():
+                train_loss = float(loss_fn(model(x_train), y_train))
+                log = EpochLog(
+                    epoch, train_loss, batch_loss=total / m, loss=name
+                )
+                if x_valid is not None and y_valid is not None:
+                    out = model(x_valid)
+                    log.valid_loss = float(loss_fn(out, y_valid))
+                    if classify:
+                        hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
+                        log.valid_acc = float(hits.double().mean())
+            if not (math.isfinite(total) and math.isfinite(train_loss)):
+                raise _Diverged(epoch, "loss")
+            if not math.isfinite(log.valid_loss or 0.0):
+                raise _Diverged(epoch, "validation loss")
+            if not _all_finite([p.detach() for p in model.parameters()]):
+                raise _Diverged(epoch, "parameters")
+            history.append(log)
+            if verbose:
+                print_epoch(log, epochs)
+    except BaseException as error:
+        model.load_state_dict(start)
+        if not isinstance(error, _Diverged):
+            raise
+        failure = error
+    else:
+        return history
+
+    def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
         with torch.no_grad():
-            train_loss = float(loss_fn(model(x_train), y_train))
-            log = EpochLog(epoch, train_loss, batch_loss=total / m, loss=name)
-            if x_valid is not None and y_valid is not None:
-                out = model(x_valid)
-                log.valid_loss = float(loss_fn(out, y_valid))
-                if classify:
-                    hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
-                    log.valid_acc = float(hits.double().mean())
-        history.append(log)
-        if verbose:
-            print_epoch(log, epochs)
-    return history
+            return float(loss_fn(model(x), y))
+
+    raise _divergence_error(
+        failure, lr, start_loss, x_train, y_train, x_valid, y_valid
+    )
+
+
+def _check_loss_fn(loss_fn: object) -> None:
+    """``TypeError`` unless ``loss_fn`` is a PyTorch loss object."""
+    if isinstance(loss_fn, torch.nn.Module):
+        return
+    kind = type(loss_fn).__name__
+    if isinstance(loss_fn, type) and issubclass(loss_fn, torch.nn.Module):
+        kind = f"the class {loss_fn.__name__}; create one: "
+        kind += f"loss_fn=nn.{loss_fn.__name__}()"
+    elif hasattr(loss_fn, "_backward"):  # tools.MSELoss() and the like
+        kind += (
+            " (a tools loss, for tools.Sequential.fit); fit_torch takes "
+            "PyTorch's: nn.MSELoss() or nn.CrossEntropyLoss()"
+        )
+    raise TypeError(
+        "loss_fn must be a PyTorch loss object such as nn.MSELoss() or "
+        f"nn.CrossEntropyLoss(), got {kind}"
+    )
