@@ -10,6 +10,7 @@ line by line.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
@@ -226,40 +227,18 @@ def training_loop(
         )
     epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
 
-    start = [p.clone() for p in model.parameters()]
     history: list[EpochLog] = []
-    try:
+    valid = None if x_valid is None else (x_valid, y_valid)
+    with _rollback(model, lr, (x_train, y_train), valid):
         for epoch in range(1, epochs + 1):
             log = _one_epoch(model, x_train, y_train, lr, batch_size, epoch)
             if x_valid is not None:
                 log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
-                if not math.isfinite(log.valid_loss):
-                    raise _Diverged(epoch, "validation loss")
+            _check_epoch(log, model.parameters())
             history.append(log)
             if verbose:
                 print_epoch(log, epochs)
-    except BaseException as error:
-        with torch.no_grad():
-            for p, p0 in zip(model.parameters(), start):
-                p.copy_(p0)
-        if not isinstance(error, ValueError):
-            raise
-        failure = error
-    else:
-        return history
-    # Back at the start parameters, and out of the except block (so the
-    # error below is not shown as raised while handling another): a
-    # sharper message where the data alone overflow the model.
-    model._explain_divergence(x_train)
-    if not isinstance(failure, _Diverged):
-        raise failure
-
-    def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
-        return model._scores(x, y, accuracy=False)[0]
-
-    raise _divergence_error(
-        failure, lr, start_loss, x_train, y_train, x_valid, y_valid
-    )
+    return history
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -290,15 +269,10 @@ def _one_epoch(
     train_loss, _ = model._scores(x, y, accuracy=False)
     log = EpochLog(epoch, train_loss, batch_loss=total / m)
     log.loss = model.loss_name
-    if not (math.isfinite(log.batch_loss) and math.isfinite(train_loss)):
-        raise _Diverged(epoch, "loss")
-    # one pass over the parameters per epoch: a parameter can turn inf
-    # while the loss stays finite (an inf bias before a tanh, say)
-    if not _all_finite(model.parameters()):
-        raise _Diverged(epoch, "parameters")
     return log
 
 
+# -- divergence: detected once per epoch, explained after the rollback ---
 class _Diverged(ValueError):
     """A logged loss (``what``: ``"loss"``, ``"validation loss"``) or the
     parameters stopped being finite during training."""
@@ -308,24 +282,85 @@ class _Diverged(ValueError):
         self.epoch, self.what = epoch, what
 
 
+def _check_epoch(log: EpochLog, parameters: list[torch.Tensor]) -> None:
+    """``_Diverged`` if a logged loss or a parameter is inf or NaN.
+
+    Once per epoch: the losses are numbers by now, and the parameters
+    take one pass (a parameter can turn inf while the loss stays finite,
+    an inf bias before a tanh, say)."""
+    losses = (log.batch_loss, log.train_loss)
+    if not all(math.isfinite(loss) for loss in losses if loss is not None):
+        raise _Diverged(log.epoch, "loss")
+    if log.valid_loss is not None and not math.isfinite(log.valid_loss):
+        raise _Diverged(log.epoch, "validation loss")
+    if not _all_finite([p.detach() for p in parameters]):
+        raise _Diverged(log.epoch, "parameters")
+
+
 _BACK = "the parameters are back to where fit started"
+_Pair = tuple[torch.Tensor, torch.Tensor]
 
 
-def _divergence_error(
+@contextmanager
+def _rolled_back(
+    restore: Callable[[], None],
+    explain: Callable[[ValueError], ValueError | None],
+) -> Iterator[None]:
+    """Run the block; if it raises anything (Ctrl-C included), call
+    ``restore()``, then raise the error again, or the sharper one that
+    ``explain`` gives for a ``ValueError`` (as the only error shown)."""
+    try:
+        yield
+    except BaseException as error:
+        restore()
+        sharper = explain(error) if isinstance(error, ValueError) else None
+        if sharper is None:
+            raise
+        raise sharper from None
+
+
+@contextmanager
+def _rollback(
+    model: Trainable, lr: float, train: _Pair, valid: _Pair | None
+) -> Iterator[None]:
+    """:func:`_rolled_back` for a :class:`Trainable`."""
+    start = [p.clone() for p in model.parameters()]
+
+    def restore() -> None:
+        with torch.no_grad():
+            for p, p0 in zip(model.parameters(), start):
+                p.copy_(p0)
+
+    def explain(error: ValueError) -> ValueError | None:
+        try:  # the model's own message where the data alone overflow it
+            model._explain_divergence(train[0])
+        except ValueError as sharper:
+            return sharper
+        if not isinstance(error, _Diverged):
+            return None
+
+        def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+            return model._scores(x, y, accuracy=False)[0]
+
+        return _why_diverged(error, lr, start_loss, train, valid)
+
+    with _rolled_back(restore, explain):
+        yield
+
+
+def _why_diverged(
     failure: _Diverged,
     lr: float,
     start_loss: Callable[[torch.Tensor, torch.Tensor], float],
-    x_train: torch.Tensor,
-    y_train: torch.Tensor,
-    x_valid: torch.Tensor | None = None,
-    y_valid: torch.Tensor | None = None,
+    train: _Pair,
+    valid: _Pair | None,
 ) -> ValueError:
     """The error that says why training diverged, the parameters being
     back at the start: ``lr`` only where the loss was finite there."""
-    pairs = [("x_train and y_train", x_train, y_train)]
-    if failure.what == "validation loss":
-        pairs.append(("x_valid and y_valid", x_valid, y_valid))
-    for names, x, y in pairs:
+    pairs = [("x_train and y_train", train)]
+    if failure.what == "validation loss" and valid is not None:
+        pairs.append(("x_valid and y_valid", valid))
+    for names, (x, y) in pairs:
         loss = start_loss(x, y)
         if not math.isfinite(loss):
             return ValueError(
@@ -347,6 +382,32 @@ def _divergence_error(
         f"NaN, so lr={lr:g} is too large for this data (or scale the "
         f"inputs); {_BACK}"
     )
+
+
+@contextmanager
+def _torch_rollback(
+    model: torch.nn.Module,
+    loss_fn: torch.nn.Module,
+    lr: float,
+    train: _Pair,
+    valid: _Pair | None,
+) -> Iterator[None]:
+    """:func:`_rolled_back` for a ``torch.nn.Module``: its parameters and
+    buffers (running statistics) are put back."""
+    start = {k: t.detach().clone() for k, t in model.state_dict().items()}
+
+    def explain(error: ValueError) -> ValueError | None:
+        if not isinstance(error, _Diverged):
+            return None
+
+        def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+            with torch.no_grad():
+                return float(loss_fn(model(x), y))
+
+        return _why_diverged(error, lr, start_loss, train, valid)
+
+    with _rolled_back(lambda: model.load_state_dict(start), explain):
+        yield
 
 
 def _loss_name(loss_fn: torch.nn.Module) -> str:
@@ -528,9 +589,8 @@ def fit_torch(
     name = _loss_name(loss_fn)
     history: list[EpochLog] = []
     m = x_train.shape[0]
-    # parameters and buffers (running statistics), to put back on failure
-    start = {k: t.detach().clone() for k, t in model.state_dict().items()}
-    try:
+    valid = None if x_valid is None else (x_valid, y_valid)
+    with _torch_rollback(model, loss_fn, lr, (x_train, y_train), valid):
         for epoch in range(1, epochs + 1):
             total = 0.0
             for batch in minibatches(m, batch_size):
@@ -550,30 +610,11 @@ def fit_torch(
                     if classify:
                         hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
                         log.valid_acc = float(hits.double().mean())
-            if not (math.isfinite(total) and math.isfinite(train_loss)):
-                raise _Diverged(epoch, "loss")
-            if not math.isfinite(log.valid_loss or 0.0):
-                raise _Diverged(epoch, "validation loss")
-            if not _all_finite([p.detach() for p in model.parameters()]):
-                raise _Diverged(epoch, "parameters")
+            _check_epoch(log, list(model.parameters()))
             history.append(log)
             if verbose:
                 print_epoch(log, epochs)
-    except BaseException as error:
-        model.load_state_dict(start)
-        if not isinstance(error, _Diverged):
-            raise
-        failure = error
-    else:
-        return history
-
-    def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
-        with torch.no_grad():
-            return float(loss_fn(model(x), y))
-
-    raise _divergence_error(
-        failure, lr, start_loss, x_train, y_train, x_valid, y_valid
-    )
+    return history
 
 
 def _check_loss_fn(loss_fn: object) -> None:
