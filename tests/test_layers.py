@@ -1125,3 +1125,18 @@ def test_a_network_starting_with_an_activation_checks_its_input():
     ) == expected.replace("x must", "x_train must")
     ok = torch.ones(4, 3, dtype=F64)
     assert net.forward(ok).shape == (4, 2)
+
+
+def test_outputs_and_steps_near_the_float_limit_are_not_overflow():
+    # every entry finite, their sum inf: no error
+    layer = tools.Linear(1, 2, dtype=F64, seed=0)
+    layer.w.fill_(1.5e308)
+    layer.b.fill_(0.0)
+    out = layer.forward(torch.ones(3, 1, dtype=F64))
+    assert torch.isfinite(out).all() and not torch.isfinite(out.sum())
+    net = tools.Sequential(layer)
+    assert torch.equal(net.predict(torch.ones(3, 1, dtype=F64)), out)
+    net.forward(torch.ones(3, 1, dtype=F64))
+    net.backward(torch.full((3, 2), 1e-300, dtype=F64))
+    net.update(1.0)
+    assert torch.isfinite(layer.w).all()

@@ -343,21 +343,22 @@ def test_fit_torch_blames_the_data_when_the_start_loss_overflows():
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), start))
 
 
-def test_fit_torch_puts_everything_back_on_an_interrupt():
+@pytest.mark.parametrize("error", [KeyboardInterrupt, ValueError])
+def test_fit_torch_puts_everything_back_on_an_interrupt(error):
     class Interrupted(nn.Linear):
         calls = 0
 
         def forward(self, t):
             Interrupted.calls += 1
             if Interrupted.calls == 4:  # the probe, then two steps
-                raise KeyboardInterrupt
+                raise error("stop")
             return super().forward(t)
 
     torch.manual_seed(0)
     model = Interrupted(2, 1, dtype=F64)
     start = [p.detach().clone() for p in model.parameters()]
     x, y = torch.randn(8, 2, dtype=F64), torch.randn(8, 1, dtype=F64)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(error, match="stop"):
         tools.fit_torch(model, x, y, 1, 0.1, 2, loss_fn=nn.MSELoss())
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), start))
 
@@ -452,3 +453,74 @@ def test_fit_torch_says_what_it_accepts():
     assert message(fit(scratch, loss_fn=nn.MSELoss()), TypeError).endswith(
         "got LinearRegression; train a tools model with its own fit method"
     )
+
+
+def test_a_value_error_is_explained_by_the_model_or_raised_as_it_was():
+    model = Fake(batch_losses=(1.0, 1.0))
+    steps = model._step
+
+    def step(x, y, lr):
+        if len(model.calls) == 1:
+            raise ValueError("the model's own complaint")
+        return steps(x, y, lr)
+
+    model._step = step
+    x, y = data(4)
+    assert message(lambda: training_loop(model, x, y, 1, 0.1, 2)) == (
+        "the model's own complaint"
+    )
+    assert torch.equal(model.p, torch.zeros(2, dtype=F64))
+    assert model.calls[-1] == ("explain",)  # asked, had nothing sharper
+
+
+def test_training_loop_points_a_model_with_its_own_fit_to_it():
+    class Estimator:
+        def fit(self, x, y):
+            return self
+
+    x, y = data()
+    assert message(
+        lambda: training_loop(Estimator(), x, y, 1, 0.1, 2), TypeError
+    ).endswith(
+        "got Estimator; it has a fit method of its own: call model.fit(...)"
+    )
+
+
+def test_fit_torch_probe_other_refusals_and_layer_norm():
+    x, y = torch.ones(4, 2, dtype=F64), torch.zeros(4, 1, dtype=F64)
+    mse = {"loss_fn": nn.MSELoss(), "verbose": False}
+
+    class Boom(nn.Module):
+        def forward(self, t):
+            raise RuntimeError("boom")
+
+    net = nn.Sequential(nn.Linear(2, 2, dtype=F64), Boom())
+    assert message(lambda: tools.fit_torch(net, x, y, 1, 0.1, 2, **mse)) == (
+        "model cannot take x_train of shape (4, 2): its layer Boom() (the "
+        "model's submodule '1') refused an input of shape (1, 2): boom"
+    )
+    norm = nn.Sequential(nn.LayerNorm(3), nn.Linear(3, 1)).double()
+    assert message(lambda: tools.fit_torch(norm, x, y, 1, 0.1, 2, **mse)) == (
+        "model cannot take x_train of shape (4, 2): the data has 2 columns, "
+        f"but the model's first layer {norm[0]} (the model's submodule "
+        "'0') takes 3"
+    )
+    assert all(
+        not m._forward_pre_hooks and not m._forward_hooks
+        for m in net.modules()
+    )
+    assert message(
+        lambda: tools.fit_torch(lin(), x, y, 1, 0.1, 2, loss_fn="mse"),
+        TypeError,
+    ) == (
+        "loss_fn must be a PyTorch loss object such as nn.MSELoss() or "
+        "nn.CrossEntropyLoss(), got str"
+    )
+
+
+def test_sums_that_overflow_do_not_count_as_divergence():
+    # entries near the float64 limit whose sum overflows are still finite
+    model = Fake(batch_losses=(1.0,), step=1e308)
+    x, y = data(2)
+    log = training_loop(model, x, y, 1, 0.1, 2, verbose=False)
+    assert log[0].train_loss == 0.5 and torch.isfinite(model.p).all()

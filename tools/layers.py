@@ -447,14 +447,10 @@ class Sequential:
         self._n_out = self._chain_widths()
         self._check_one_device_and_dtype()
         self._linears = [m for m in self.layers if isinstance(m, Linear)]
-        # the first layer that fixes the input's width or holds
-        # parameters checks x for the whole network
+        # the first layer that fixes the input's width checks x (width,
+        # device, dtype, values) for the whole network
         self._entry = next(
-            (
-                m
-                for m in self.layers
-                if m._widths()[0] is not None or m.parameters()
-            ),
+            (m for m in self.layers if m._widths()[0] is not None),
             self.layers[0],
         )
         self._out_shape: tuple[int, ...] | None = None

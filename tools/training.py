@@ -176,7 +176,7 @@ def _check_trainable(model: object) -> None:
     elif hasattr(model, "_train_with"):
         hint = f"; train a {kind} with {model._train_with}"
     elif callable(getattr(model, "fit", None)):
-        hint = f"; a {kind} trains with its own fit method"
+        hint = "; it has a fit method of its own: call model.fit(...)"
     else:
         hint = ""
     raise TypeError(
@@ -358,7 +358,7 @@ def _why_diverged(
     """The error that says why training diverged, the parameters being
     back at the start: ``lr`` only where the loss was finite there."""
     pairs = [("x_train and y_train", train)]
-    if failure.what == "validation loss" and valid is not None:
+    if failure.what == "validation loss":
         pairs.append(("x_valid and y_valid", valid))
     for names, (x, y) in pairs:
         loss = start_loss(x, y)
@@ -450,9 +450,9 @@ def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
 def _takes(module: torch.nn.Module) -> int | None:
     """The width of input a module requires, where it says (``None``
     for modules that take any width, or that do not say)."""
-    for attr in ("in_features", "num_features", "in1_features"):
+    for attr in ("in_features", "num_features"):  # Linear, BatchNorm
         width = getattr(module, attr, None)
-        if isinstance(width, int) and width > 0:
+        if isinstance(width, int):
             return width
     shape = getattr(module, "normalized_shape", None)  # nn.LayerNorm
     if isinstance(shape, tuple) and shape:
@@ -494,9 +494,7 @@ def _probe(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     except RuntimeError as exc:
         shape = tuple(x.shape)
         message = f"model cannot take x_train of shape {shape}: "
-        if not running:
-            raise ValueError(message + str(exc)) from exc
-        module, got = running[-1]
+        module, got = running[-1]  # the innermost module still running
         where = repr(module)
         if names.get(id(module)):
             where += f" (the model's submodule {names[id(module)]!r})"
