@@ -1003,7 +1003,7 @@ def test_backward_overflow_is_an_error_that_changes_nothing():
     layer.forward(torch.ones(2, 1, dtype=F64))
     g = torch.full((2, 1), 1e200, dtype=F64)
     assert message(lambda: layer.backward(g)) == (
-        "the gradient dL/dinput of Linear(1, 1) overflowed torch.float64 "
+        "the gradient dL/d(input) of Linear(1, 1) overflowed torch.float64 "
         "to inf or NaN (largest |grad_output| is 1e+200); scale the loss "
         "(or the inputs) down or use a wider dtype"
     )

@@ -164,10 +164,8 @@ def _check_gradients(
 ) -> None:
     """``ValueError`` naming the gradient of ``where`` that holds inf or
     NaN after a backward pass that was given a finite ``g``."""
-    grads = [("input", dx)]
-    if layer.named_parameters():
-        names = [name for name, _ in layer.named_parameters()]
-        grads += list(zip(names, layer.gradients()))
+    names = [name for name, _ in layer.named_parameters()]
+    grads = [("(input)", dx), *zip(names, layer.gradients())]
     for name, grad in grads:
         if not _finite(grad):
             raise ValueError(
@@ -184,7 +182,8 @@ def _unchanged_on_error(objects: Iterable[Any]) -> Iterator[None]:
 
     A shallow copy of each ``vars(obj)`` is enough for what a forward or
     backward pass changes: it rebinds attributes (``_input``, ``dw``),
-    and never writes into a parameter."""
+    and never writes into a parameter. (A layer that wrote into a tensor
+    in place, running statistics say, would have to undo that itself.)"""
     saved = [(obj, dict(vars(obj))) for obj in objects]
     try:
         yield
