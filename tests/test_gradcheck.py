@@ -103,7 +103,7 @@ def test_bad_input():
     x = torch.ones(2, dtype=F64)
     with pytest.raises(ValueError, match="eps must be a finite number > 0"):
         tools.numerical_gradient(lambda: x.sum(), x, eps=0.0)
-    with pytest.raises(TypeError, match="x must be floating point"):
+    with pytest.raises(TypeError, match="x must hold real floating-point"):
         tools.numerical_gradient(lambda: 0.0, torch.ones(2, dtype=int))
     with pytest.raises(ValueError, match="same shape"):
         tools.relative_error(x, torch.ones(3, dtype=F64))
@@ -188,6 +188,12 @@ class Probe:
     def backward(self, r):
         self.seen.append(r)
         raise Recorded
+
+    def named_parameters(self):
+        return []
+
+    def gradients(self):
+        return []
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, F64])

@@ -120,7 +120,7 @@ def test_check_probability_rows_full_messages_and_the_tolerance_edge():
     t = torch.tensor([[1.0, 0.0], [0.75, 0.5]], dtype=F64)
     assert _message(v.check_probability_rows, "y", t) == (
         "y must hold one-hot or probability rows that sum to 1, "
-        "but row 1 sums to 1.25"
+        "but row 1 sums to 1.25 (off by 0.25, allowed 1e-09)"
     )
     # |sum - 1| == atol is still accepted (0.25 is exact in binary)
     v.check_probability_rows("y", t, 0.25)
