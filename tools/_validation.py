@@ -263,15 +263,12 @@ def check_real_float(name: str, t: torch.Tensor) -> None:
     inside PyTorch), complex ones would lose their imaginary part.
     """
     if not t.is_floating_point():
+        fix = f"; convert it with {name}.to(torch.float64)"
+        if t.is_complex():
+            fix = " (complex numbers are not supported here)"
         raise TypeError(
             f"{name} must hold real floating-point numbers (torch.float32 "
-            f"or torch.float64), got a tensor of {t.dtype}; convert it "
-            f"with {name}.to(torch.float64)"
-            + (
-                " (complex numbers are not supported)"
-                if t.is_complex()
-                else ""
-            )
+            f"or torch.float64), got a tensor of {t.dtype}{fix}"
         )
 
 

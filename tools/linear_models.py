@@ -16,12 +16,14 @@ No autograd is used here: the tests compare every gradient with
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from . import _validation as v
 from .functional import _mse_, _mse_and_grad_, mse, mse_grad
+from .metrics import _scale_by_power_of_two
 from .training import EpochLog, training_loop
 
 __all__ = ["LinearRegression", "least_squares"]
@@ -439,6 +441,12 @@ def least_squares(
     ``Xc^T Xc`` is ill-conditioned and returns the minimum-norm ``W``
     where it is singular.
 
+    ``x`` and ``y`` are real floating-point matrices of one dtype and
+    device with at least one column each (integer or complex data is
+    refused, not rounded). Both are first scaled by powers of two (exact),
+    so no intermediate sum overflows; a ``w`` or ``b`` too large for the
+    dtype raises ``ValueError``.
+
     >>> x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
     >>> w, b = least_squares(x, 3 * x + 1)
     >>> round(float(w), 12), round(float(b), 12)
@@ -446,22 +454,57 @@ def least_squares(
     """
     for name, t in (("x", x), ("y", y)):
         v.check_matrix(name, v.check_tensor(name, t))
+        v.check_real_float(name, t)
+        v.check_has_columns(name, t)
         v.check_finite(name, t)
     v.check_same_rows("x", x, "y", y)
     v.check_like("y", y, x.device, x.dtype, "x")
     weight_decay = v.check_nonnegative_float("weight_decay", weight_decay)
     (m, n), c = x.shape, y.shape[1]
     x64, y64 = x.detach().cpu().double(), y.detach().cpu().double()
-    x_mean, y_mean = x64.mean(dim=0), y64.mean(dim=0)
-    a, rhs = x64 - x_mean, y64 - y_mean
+    # Scale x and y by powers of two (exact) so that no sum below can
+    # overflow: with x = 2**p xs and y = 2**q ys the minimiser is
+    # w = 2**(q - p) ws, b = 2**q bs, and alpha becomes alpha / 4**p.
+    p, q = _exponent(x64), _exponent(y64)
+    xs, ys = _scale_by_power_of_two(x64, -p), _scale_by_power_of_two(y64, -q)
+    x_mean, y_mean = xs.mean(dim=0), ys.mean(dim=0)
+    a, rhs = xs - x_mean, ys - y_mean
     alpha = weight_decay * m * c / 2
+    if alpha == float("inf"):
+        raise ValueError(
+            f"weight_decay={weight_decay!r} is too large: the penalty "
+            f"weight_decay * m * c / 2 (m={m} rows, c={c} outputs) "
+            "overflows a float64"
+        )
+    try:
+        alpha = math.ldexp(alpha, -2 * p)
+    except OverflowError:
+        raise ValueError(
+            f"weight_decay={weight_decay!r} is too large for data this "
+            f"small (largest |x| is {v.largest(x)}): the penalty overflows "
+            "a float64 against x^T x; scale x up or use a smaller "
+            "weight_decay"
+        ) from None
     if alpha:
-        eye = torch.eye(n, dtype=torch.float64) * alpha**0.5
+        eye = torch.eye(n, dtype=torch.float64) * math.sqrt(alpha)
         a = torch.cat([a, eye])
         rhs = torch.cat([rhs, torch.zeros(n, c, dtype=torch.float64)])
-    w = torch.linalg.lstsq(a, rhs, driver="gelsd").solution
-    b = y_mean - x_mean @ w
-    return (
-        w.to(device=x.device, dtype=x.dtype),
-        b.to(device=x.device, dtype=x.dtype),
-    )
+    ws = torch.linalg.lstsq(a, rhs, driver="gelsd").solution
+    bs = y_mean - x_mean @ ws
+    w = _scale_by_power_of_two(ws, q - p).to(device=x.device, dtype=x.dtype)
+    b = _scale_by_power_of_two(bs, q).to(device=x.device, dtype=x.dtype)
+    for name, t in (("w", w), ("b", b)):
+        v.check_not_overflowed(
+            f"the least-squares {name}",
+            t,
+            f"largest |x| is {v.largest(x)} and largest |y| is "
+            f"{v.largest(y)}, and the best fit needs {name} beyond "
+            f"{torch.finfo(x.dtype).max:.3g}; scale x and y"
+            + (", or use float64" if x.dtype != torch.float64 else ""),
+        )
+    return w, b
+
+
+def _exponent(t: torch.Tensor) -> int:
+    """``e`` with ``max |t|`` in ``[2**(e-1), 2**e)`` (0 for all zeros)."""
+    return math.frexp(float(t.abs().max()))[1]
