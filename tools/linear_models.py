@@ -176,11 +176,37 @@ class _LinearModel(_WeightsAndBias):
         y_pred: torch.Tensor,
         lr: float,
     ) -> None:
-        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
+        """One gradient step in place: ``W -= lr dL/dW``, same for b.
+
+        ``ValueError`` if the step overflows the dtype (an ``lr`` far too
+        large); the parameters are then left as they were.
+        """
         lr = v.check_positive_float("lr", lr)
         dw, db = self.gradients(x, y_true, y_pred)
-        self.w.add_(dw, alpha=-lr)
-        self.b.add_(db, alpha=-lr)
+        new_w = torch.add(self.w, dw, alpha=-lr)
+        new_b = torch.add(self.b, db, alpha=-lr)
+        for name, new, grad in (("w", new_w, dw), ("b", new_b, db)):
+            d = "dL/dW" if name == "w" else "dL/db"
+            v.check_not_overflowed(
+                f"the updated {name} = {name} - lr * {d} (lr={lr:g})",
+                new,
+                f"largest |{d}| is {v.largest(grad)}; use a "
+                "smaller lr (the parameters are unchanged)",
+            )
+        self.w.copy_(new_w)
+        self.b.copy_(new_b)
+
+    def _checked_gradients(
+        self, dw: torch.Tensor, db: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(dw, db)``, or ``ValueError`` if either overflowed."""
+        for name, g in (("dL/dW", dw), ("dL/db", db)):
+            v.check_not_overflowed(
+                f"the gradient {name}",
+                g,
+                f"largest |x| is {v.largest(x)}; scale the inputs",
+            )
+        return dw, db
 
     def fit(
         self,
@@ -242,7 +268,9 @@ class _LinearModel(_WeightsAndBias):
         b = torch.as_tensor(b).to(device=self.device, dtype=self.dtype)
         v.check_finite("the layer's weight", w)
         v.check_finite("the layer's bias", b)
-        self.w, self.b = w.clone(), b.clone()
+        # contiguous, as a fresh parameter is (nn.Linear's weight.T is not)
+        self.w = w.clone(memory_format=torch.contiguous_format)
+        self.b = b.clone(memory_format=torch.contiguous_format)
 
 
 def _is_keras(obj: Any) -> bool:
@@ -369,7 +397,7 @@ class LinearRegression(_LinearModel):
     def mse_loss(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
         """Mean squared error over all ``m * n_outputs`` entries."""
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return float(mse(y_true, y_pred))
+        return _checked_mse(y_true, y_pred, "y_pred against y_true")
 
     def evaluate(self, x: torch.Tensor, y_true: torch.Tensor) -> float:
         """The MSE of the model's predictions on ``(x, y_true)``.
@@ -378,7 +406,8 @@ class LinearRegression(_LinearModel):
         ``nn.MSELoss`` reports it.
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
-        return float(mse(y_true, self._checked_affine(x, "predictions")))
+        y_pred = self._checked_affine(x, "predictions")
+        return _checked_mse(y_true, y_pred, "the predictions against y_true")
 
     def penalty(self) -> float:
         """``weight_decay/2 ||W||_F^2``: what the objective adds to the MSE."""
@@ -390,7 +419,7 @@ class LinearRegression(_LinearModel):
         """``(dL/dW, dL/db) = (X^T G + lambda W, 1^T G)``, G = dL/dY_hat."""
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return self._gradients(x, y_true, y_pred)
+        return self._checked_gradients(*self._gradients(x, y_true, y_pred), x)
 
     def _gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -422,6 +451,21 @@ class LinearRegression(_LinearModel):
         self, x: torch.Tensor, y: torch.Tensor, *, accuracy: bool = True
     ) -> tuple[float, None]:
         return float(_mse_(y, self._affine(x))), None
+
+
+def _checked_mse(
+    y_true: torch.Tensor, y_pred: torch.Tensor, what: str
+) -> float:
+    """``float(mse(y_true, y_pred))``, or ``ValueError`` naming ``what``
+    if it overflows the dtype."""
+    loss = mse(y_true, y_pred)
+    v.check_not_overflowed(
+        f"the MSE of {what}",
+        loss,
+        f"largest |y_true| is {v.largest(y_true)}, largest prediction is "
+        f"{v.largest(y_pred)}; scale the targets",
+    )
+    return float(loss)
 
 
 def least_squares(
