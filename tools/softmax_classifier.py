@@ -174,8 +174,10 @@ class SoftmaxClassifier(_LinearModel):
     @staticmethod
     def _ce_of_logits(z: torch.Tensor, y_true: torch.Tensor) -> float:
         """``-1/m sum_ij Y_ij log softmax(Z)_ij``, computed in place in the
-        fresh logits ``z``, which are not needed afterwards."""
-        return float(-_log_softmax_(z).mul_(y_true).sum() / z.shape[0])
+        fresh logits ``z``, which are not needed afterwards. A term with
+        ``Y_ij = 0`` is 0 even where log softmax is -inf (not NaN)."""
+        log_p = _log_softmax_(z).masked_fill_(y_true == 0, 0)
+        return float(-log_p.mul_(y_true).sum() / z.shape[0])
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
