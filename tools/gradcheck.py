@@ -176,9 +176,6 @@ def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
                 f"{name} must hold numbers (floating point, integer or "
                 f"complex), got a tensor of {t.dtype}"
             )
-        v.check_finite(
-            name, t if not t.is_complex() else torch.view_as_real(t)
-        )
     if analytic.shape != numeric.shape:
         raise ValueError(
             "analytic and numeric must have the same shape, got "
@@ -189,6 +186,8 @@ def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
             f"analytic is on device {analytic.device} but numeric is on "
             f"{numeric.device}; move one with .to()"
         )
+    for name, t in (("analytic", analytic), ("numeric", numeric)):
+        v.check_finite(name, torch.view_as_real(t) if t.is_complex() else t)
     complex_ = analytic.is_complex() or numeric.is_complex()
     dtype = torch.complex128 if complex_ else torch.float64
     a = analytic.detach().to(dtype)
