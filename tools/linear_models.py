@@ -462,7 +462,7 @@ def _checked_mse(
     v.check_not_overflowed(
         f"the MSE of {what}",
         loss,
-        f"largest |y_true| is {v.largest(y_true)}, largest prediction is "
+        f"largest |y_true| is {v.largest(y_true)}, largest |prediction| is "
         f"{v.largest(y_pred)}; scale the targets",
     )
     return float(loss)
