@@ -132,7 +132,7 @@ def _rows_message(
     )
     if math.isfinite(total) and total != 0:
         message += f" (off by {abs(total - 1):.3g}, allowed {atol:.3g})"
-        if dtype == torch.float64 and abs(total - 1) < 1e-5:
+        if dtype == torch.float64 and 1e-8 <= abs(total - 1) < 1e-5:
             message += (
                 "; rows computed in float32 and converted are off by about "
                 "1e-7: compute them in float64, or "
