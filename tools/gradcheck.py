@@ -47,13 +47,28 @@ def numerical_gradient(
     >>> [round(float(t), 6) for t in g]
     [3.0, 12.0]
     """
-    return _numerical_gradient(f, x, eps, "x")
+    x, eps = _check_nudge(f, x, eps, "x")
+    grad = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    with torch.no_grad():
+        for i in range(x.numel()):
+            index = _unravel(i, x.shape)  # works for any strides
+            saved = x[index].item()
+            try:
+                x[index] = saved + eps
+                up = _scalar(f(), index, "+")
+                x[index] = saved - eps
+                down = _scalar(f(), index, "-")
+            finally:  # also on an error or Ctrl-C in f
+                x[index] = saved  # exact: saved is the entry's own value
+            grad[index] = (up - down) / (2 * eps)
+    return grad
 
 
-def _numerical_gradient(
-    f: Callable[[], Any], x: Any, eps: Any, name: str
-) -> torch.Tensor:
-    """:func:`numerical_gradient`, naming ``x`` ``name`` in messages."""
+def _check_nudge(
+    f: Any, x: Any, eps: Any, name: str
+) -> tuple[torch.Tensor, float]:
+    """``(x, eps)`` if ``x`` can be nudged by ``eps`` for the callable
+    ``f``, else an error naming ``x`` as ``name``."""
     if not callable(f):
         raise TypeError(
             "f must be a function of no argument that returns a number, "
@@ -68,21 +83,7 @@ def _numerical_gradient(
             "one entry cannot be nudged alone; pass a copy "
             f"({name}.clone())"
         )
-    eps = _check_step(v.check_positive_float("eps", eps), x, name)
-    grad = torch.empty(x.shape, dtype=x.dtype, device=x.device)
-    with torch.no_grad():
-        for i in range(x.numel()):
-            index = _unravel(i, x.shape)
-            saved = x[index].item()
-            try:
-                x[index] = saved + eps
-                up = _scalar(f(), name, index, "+")
-                x[index] = saved - eps
-                down = _scalar(f(), name, index, "-")
-            finally:
-                x[index] = saved  # exact: saved is the entry's own value
-            grad[index] = (up - down) / (2 * eps)
-    return grad
+    return x, _check_step(v.check_positive_float("eps", eps), x, name)
 
 
 def _unravel(i: int, shape: torch.Size) -> tuple[int, ...]:
@@ -126,7 +127,7 @@ def _check_step(eps: float, x: torch.Tensor, name: str) -> float:
     return eps
 
 
-def _scalar(value: Any, name: str, index: tuple[int, ...], sign: str) -> float:
+def _scalar(value: Any, index: tuple[int, ...], sign: str) -> float:
     """``f()``'s value as a finite float, or a clear error."""
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         if value.is_complex() or value.dtype == torch.bool:
@@ -145,10 +146,9 @@ def _scalar(value: Any, name: str, index: tuple[int, ...], sign: str) -> float:
         )
     value = float(value)
     if not math.isfinite(value):
-        where = f"{name}[{', '.join(map(str, index))}]"
         raise ValueError(
-            f"f() returned {value} at {where} {sign} eps; a finite "
-            "difference needs f finite near x"
+            f"f() returned {value} with entry {list(index)} nudged by "
+            f"{sign}eps; a finite difference needs f finite near x"
         )
     return value
 
@@ -252,10 +252,13 @@ def gradient_check(
     def f() -> torch.Tensor:
         return (r * layer.forward(x)).sum()
 
-    numeric = _numerical_gradient(f, x, eps, "x")
-    errors = {"x": relative_error(analytic["x"], numeric)}
+    for name, p in [("x", x), *named]:
+        _check_nudge(f, p, eps, name)  # an error names the parameter
+    errors = {
+        "x": relative_error(analytic["x"], numerical_gradient(f, x, eps))
+    }
     for name, p in named:
-        numeric = _numerical_gradient(f, p, eps, name)
+        numeric = numerical_gradient(f, p, eps)
         errors[name] = relative_error(analytic[name], numeric)
     return errors
 
