@@ -400,3 +400,26 @@ def test_cross_entropy_with_logits_names_its_own_argument():
 def test_softmax_refuses_logits_that_are_not_real_floats(fn, dtype):
     with pytest.raises(TypeError, match=r"^z must hold real floating-point"):
         fn(torch.tensor([[1, 2]]).to(dtype))
+
+
+ACTIVATIONS = [
+    tools.functional.relu,
+    tools.functional.relu_derivative,
+    tools.functional.sigmoid,
+    tools.functional.sigmoid_derivative,
+    tools.functional.tanh,
+    tools.functional.tanh_derivative,
+    tools.functional.gelu,
+    tools.functional.gelu_derivative,
+]
+
+
+@pytest.mark.parametrize("fn", ACTIVATIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex128])
+def test_activations_refuse_what_is_not_a_real_float(fn, dtype):
+    """relu_derivative of an int tensor was an int tensor; sigmoid of a
+    complex one compared complex numbers."""
+    with pytest.raises(TypeError, match=r"^z must hold real floating-point"):
+        fn(torch.tensor([-1, 0, 2]).to(dtype))
+    with pytest.raises(TypeError, match=r"^z must be a torch\.Tensor"):
+        fn([1.0])

@@ -944,3 +944,14 @@ def test_copy_params_from_nn_linear_gives_contiguous_parameters():
     model = tools.LinearRegression(3, 2, dtype=F64, seed=0)
     model.copy_params(seeded_linear(3, 2, seed=1))
     assert model.w.is_contiguous() and model.b.is_contiguous()
+
+
+def test_penalty_that_overflows_raises():
+    model = tools.LinearRegression(2, 1, dtype=F64, seed=0, weight_decay=1.0)
+    model.w = torch.full((2, 1), 1e200, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.penalty()
+    assert str(info.value) == (
+        "the penalty weight_decay/2 ||W||^2 overflowed torch.float64: "
+        "largest |w| is 1e+200, weight_decay is 1"
+    )

@@ -258,6 +258,12 @@ def cross_entropy_with_logits(
 
 
 # -- activations and their derivatives -------------------------------
+def _check_real(z: torch.Tensor) -> None:
+    """``z`` must be a tensor of real floating-point numbers (an integer
+    ``z`` would give integer derivatives, a complex one no ordering)."""
+    v.check_real_float("z", v.check_tensor("z", z))
+
+
 # Each activation phi acts entry by entry, so its Jacobian is diagonal
 # and the backward pass multiplies by phi'(Z) entry by entry; the
 # ``*_derivative`` functions return that phi'(Z), of the shape of Z.
@@ -269,12 +275,14 @@ def relu(z: torch.Tensor) -> torch.Tensor:
     >>> relu(torch.tensor([-2.0, 0.0, 3.0]))
     tensor([0., 0., 3.])
     """
+    _check_real(z)
     return z.clamp_min(0)
 
 
 def relu_derivative(z: torch.Tensor) -> torch.Tensor:
     """``1`` where ``z > 0``, else ``0`` (at ``z = 0`` we take 0, as
     PyTorch and Keras do)."""
+    _check_real(z)
     return (z > 0).to(z.dtype)
 
 
@@ -288,12 +296,14 @@ def sigmoid(z: torch.Tensor) -> torch.Tensor:
     >>> sigmoid(torch.tensor([-1e4, 0.0, 1e4], dtype=torch.float64))
     tensor([0.0000, 0.5000, 1.0000], dtype=torch.float64)
     """
+    _check_real(z)
     e = torch.exp(-z.abs())
     return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
     """``sigma(z) (1 - sigma(z))``, at most 1/4 (at ``z = 0``)."""
+    _check_real(z)
     s = sigmoid(z)
     return s * (1 - s)
 
@@ -301,11 +311,13 @@ def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
 def tanh(z: torch.Tensor) -> torch.Tensor:
     """The hyperbolic tangent ``(e^z - e^-z) / (e^z + e^-z)`` (PyTorch's
     ``torch.tanh``, which is exact to the last bit and never overflows)."""
+    _check_real(z)
     return torch.tanh(z)
 
 
 def tanh_derivative(z: torch.Tensor) -> torch.Tensor:
     """``1 - tanh(z)^2``, at most 1 (at ``z = 0``)."""
+    _check_real(z)
     return 1 - torch.tanh(z).square()
 
 
@@ -334,6 +346,7 @@ def gelu(z: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     tensor([-0.1587,  0.0000,  0.8413], dtype=torch.float64)
     """
     _check_approximate(approximate)
+    _check_real(z)
     if approximate == "tanh":
         u = _GELU_C * (z + _GELU_A * z**3)
         return 0.5 * z * (1 + torch.tanh(u))
@@ -350,6 +363,7 @@ def gelu_derivative(
     ``(1 + t)/2 + z/2 (1 - t^2) c (1 + 3 a z^2)``.
     """
     _check_approximate(approximate)
+    _check_real(z)
     if approximate == "tanh":
         t = torch.tanh(_GELU_C * (z + _GELU_A * z**3))
         du = _GELU_C * (1 + 3 * _GELU_A * z.square())

@@ -410,8 +410,19 @@ class LinearRegression(_LinearModel):
         return _checked_mse(y_true, y_pred, "the predictions against y_true")
 
     def penalty(self) -> float:
-        """``weight_decay/2 ||W||_F^2``: what the objective adds to the MSE."""
-        return 0.5 * self.weight_decay * float(self.w.square().sum())
+        """``weight_decay/2 ||W||_F^2``: what the objective adds to the MSE.
+
+        ``ValueError`` if it overflows (weights too large for the dtype's
+        sum of squares).
+        """
+        penalty = 0.5 * self.weight_decay * float(self.w.square().sum())
+        if penalty == float("inf"):
+            raise ValueError(
+                f"the penalty weight_decay/2 ||W||^2 overflowed {self.dtype}"
+                f": largest |w| is {v.largest(self.w)}, weight_decay is "
+                f"{self.weight_decay:g}"
+            )
+        return penalty
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
