@@ -449,3 +449,33 @@ def test_an_unusable_eps_names_the_parameter_it_is_unusable_for():
         layer.w.fill_(1e20)  # x is small: eps fits it, not w
     with pytest.raises(ValueError, match=r"^eps=1e-06 is too small for w "):
         tools.gradient_check(layer, torch.ones(1, 1, dtype=F64))
+
+
+@pytest.mark.parametrize(
+    "x, eps, ok",
+    [
+        ([[0.5]], 1.0, True),  # eps == max(1, |x|): still accepted
+        ([[0.5]], 1.0 + 2**-52, False),
+        ([[4.0]], 4.0, True),  # the scale is |x| once it exceeds 1
+        ([[4.0]], 4.5, False),
+        ([[0.5]], 2.0**-52, True),  # eps == u * max(1, |x|)
+        ([[0.5]], 2.0**-53, False),
+        ([[4.0]], 2.0**-50, True),
+        ([[4.0]], 2.0**-51, False),
+    ],
+)
+def test_the_edges_of_a_usable_eps(x, eps, ok):
+    x = torch.tensor(x, dtype=F64)
+    if ok:
+        tools.numerical_gradient(lambda: x.sum(), x, eps)
+    else:
+        with pytest.raises(ValueError, match=r"^eps=.* is too (small|large)"):
+            tools.numerical_gradient(lambda: x.sum(), x, eps)
+
+
+def test_a_stride_zero_dimension_of_size_one_is_not_shared():
+    """Only a stride-0 dimension of size > 1 makes entries share memory."""
+    x = torch.tensor(2.0, dtype=F64).expand(1, 1)
+    assert x.stride() == (0, 0)
+    g = tools.numerical_gradient(lambda: (x**2).sum(), x)
+    assert g.tolist() == [[pytest.approx(4.0)]]

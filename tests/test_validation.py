@@ -319,3 +319,17 @@ def test_check_has_columns_and_check_not_overflowed():
         v.check_not_overflowed("the sum", bad * math.nan, "scale x")
     v.check_not_overflowed("the sum", torch.ones(2, dtype=F64), "scale x")
     v.check_not_overflowed("the count", torch.tensor([2**62]), "")
+
+
+@pytest.mark.parametrize(
+    "row, shown",
+    [([math.nan, 0.0], "nan"), ([0.0, 0.0], "0.0"), ([math.inf, 0.0], "inf")],
+)
+def test_a_row_whose_sum_is_not_a_number_near_1_has_no_off_by(row, shown):
+    t = torch.tensor([row], dtype=F64)
+    if math.isinf(row[0]):
+        t = torch.tensor([[1e308, 1e308]], dtype=F64)  # the sum overflows
+    assert _message(v.check_probability_rows, "y", t) == (
+        "y must hold one-hot or probability rows that sum to 1, but row 0 "
+        f"sums to {shown}"
+    )
