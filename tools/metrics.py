@@ -194,10 +194,10 @@ def max_relative_error(
     """Norm-wise relative error ``max|actual - expected| / max|expected|``.
 
     0 only when they are equal (an error too small for a float64 is
-    rounded up to 5e-324); ``ValueError`` when only ``expected`` is all
-    zeros, or
-    when the error is too large for a float64 (``expected`` at most 1e-320 in
-    magnitude against an ``actual`` of 1, say). Finite inputs never give inf.
+    rounded up to 5e-324). ``ValueError`` when only ``expected`` is all
+    zeros, or when the error is too large for a float64 (``expected`` at
+    most 1e-320 in magnitude against an ``actual`` of 1, say). Finite
+    inputs never give inf.
 
     >>> max_relative_error(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
     0.5
