@@ -758,6 +758,7 @@ def test_max_relative_error_of_different_inputs_is_never_zero(
         (2**60, 2**60 + 1, "the integer"),
         (torch.tensor([2**60]), torch.tensor([2**60 + 1]), "largest |actual|"),
         (torch.tensor([1]), torch.tensor([-(2**62)]), "largest |expected|"),
+        (torch.tensor([-(2**63)]), torch.tensor([0]), "is 9223372036854775808"),
     ],
 )
 def test_integers_a_float64_would_round_are_refused(actual, expected, where):

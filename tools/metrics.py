@@ -93,12 +93,15 @@ def _check_exact_in_float64(name: str, t: torch.Tensor) -> None:
     (int64 beyond 2**53): two different ones could become equal."""
     if t.is_floating_point() or t.is_complex() or t.element_size() < 8:
         return
-    if t.numel() and int(t.detach().abs().max()) > _EXACT_INT:
+    if not t.numel():
+        return
+    # from the extremes in Python ints: abs() of -2**63 wraps in int64
+    top = max(abs(int(t.detach().max())), abs(int(t.detach().min())))
+    if top > _EXACT_INT:
         raise ValueError(
             f"{name} must fit in a float64 exactly, but it holds integers "
-            f"above 2**53 (largest |{name}| is "
-            f"{int(t.detach().abs().max())}), which a float64 rounds, so "
-            "different ones could compare equal"
+            f"above 2**53 (largest |{name}| is {top}), which a float64 "
+            "rounds, so different ones could compare equal"
         )
 
 
