@@ -479,3 +479,11 @@ def test_a_stride_zero_dimension_of_size_one_is_not_shared():
     assert x.stride() == (0, 0)
     g = tools.numerical_gradient(lambda: (x**2).sum(), x)
     assert g.tolist() == [[pytest.approx(4.0)]]
+
+
+def test_relative_error_refuses_integers_a_float64_would_round():
+    """2**60 and 2**60 + 1 are one float64: the error read 0.0."""
+    a, n = torch.tensor([2**60]), torch.tensor([2**60 + 1])
+    with pytest.raises(ValueError, match=r"^analytic must fit in a float64"):
+        tools.relative_error(a, n)
+    assert tools.relative_error(torch.tensor([3]), torch.tensor([1])) == 0.5

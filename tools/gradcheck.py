@@ -21,7 +21,11 @@ from typing import Any, Callable
 import torch
 
 from . import _validation as v
-from .metrics import _nonzero_if_different, _scale_by_power_of_two
+from .metrics import (
+    _check_exact_in_float64,
+    _nonzero_if_different,
+    _scale_by_power_of_two,
+)
 
 __all__ = ["numerical_gradient", "relative_error", "gradient_check"]
 
@@ -188,6 +192,7 @@ def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
         )
     for name, t in (("analytic", analytic), ("numeric", numeric)):
         v.check_finite(name, torch.view_as_real(t) if t.is_complex() else t)
+        _check_exact_in_float64(name, t)
     complex_ = analytic.is_complex() or numeric.is_complex()
     dtype = torch.complex128 if complex_ else torch.float64
     a = analytic.detach().to(dtype)
