@@ -667,3 +667,50 @@ def test_large_but_representable_logits_pass():
     assert bool(torch.isfinite(p).all()) and torch.equal(
         p, torch.full((2, 2), 0.5, dtype=F64)
     )
+
+
+LAMBDAS = '''\
+import functools
+
+on_a_continuation_line = functools.partial(print,
+                                           lambda x: x + 1)
+h = [1, 2,
+     3]; after_a_semicolon = lambda z: z  # noqa: E702, E731
+
+
+def inside():
+    return sorted([3, 1],
+                  key=lambda v: -v)
+'''
+
+
+@pytest.fixture
+def lambdas(tmp_path, monkeypatch):
+    """A module whose lambdas start in the middle of a statement."""
+    (tmp_path / "idl_lambdas.py").write_text(LAMBDAS, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    return importlib.import_module("idl_lambdas")
+
+
+def test_show_source_of_a_lambda_shows_the_whole_statement(lambdas):
+    """The lambda's own lines ("lambda x: x + 1)") are no Python: that was a
+    SyntaxError. The statement that holds it is shown instead."""
+    text = source_markdown(lambdas.on_a_continuation_line.args[0])
+    assert text == (
+        "**`<lambda>`**\n\n```python\n"
+        "on_a_continuation_line = functools.partial(print,\n"
+        "                                           lambda x: x + 1)\n```"
+    )
+    text = source_markdown(lambdas.after_a_semicolon)
+    assert _code_block(text) == (
+        "h = [1, 2,\n"
+        "     3]; after_a_semicolon = lambda z: z  # noqa: E702, E731"
+    )
+    key = lambdas.inside.__code__.co_consts
+    key = next(c for c in key if inspect.iscode(c))
+    fn = type(lambdas.inside)(key, vars(lambdas))
+    assert _code_block(source_markdown(fn)) == (
+        "return sorted([3, 1],\n              key=lambda v: -v)"
+    )

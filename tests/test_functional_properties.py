@@ -335,3 +335,91 @@ def test_in_place_logits_grad_is_bit_identical(pair):
     y, y_pred = pair
     out = tools.functional._logits_grad_(y, y_pred.clone())
     assert torch.equal(out, tools.functional.logits_grad(y, y_pred))
+
+
+# -- what the formulas refuse, and the names they use --------------------
+PAIRS = {
+    tools.mse: ("y_true", "y_pred"),
+    tools.mse_grad: ("y_true", "y_pred"),
+    tools.cross_entropy: ("y_true", "y_pred"),
+    tools.cross_entropy_grad: ("y_true", "y_pred"),
+    tools.logits_grad: ("y_true", "y_pred"),
+    tools.softmax_vjp: ("y_pred", "grad_y_pred"),
+    tools.functional.cross_entropy_with_logits: ("y_true", "logits"),
+}
+
+
+@pytest.mark.parametrize("fn", PAIRS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex128])
+@pytest.mark.parametrize("which", [0, 1])
+def test_the_pair_formulas_refuse_what_is_not_a_real_float(fn, dtype, which):
+    """int and bool tensors reached raw PyTorch errors (or were rounded),
+    complex ones gave complex losses."""
+    args = [torch.tensor([[0.0, 1.0]], dtype=F64) for _ in range(2)]
+    args[which] = args[which].to(dtype)
+    with pytest.raises(TypeError) as info:
+        fn(*args)
+    name = PAIRS[fn][which]
+    assert str(info.value).startswith(
+        f"{name} must hold real floating-point numbers (torch.float32 or "
+        f"torch.float64), got a tensor of {dtype}"
+    )
+
+
+@pytest.mark.parametrize("fn", PAIRS, ids=lambda f: f.__name__)
+def test_the_pair_formulas_do_not_broadcast(fn):
+    """mse(y of shape (4,), y_pred of shape (4, 1)) averaged a (4, 4)
+    matrix of differences without a word."""
+    a, b = PAIRS[fn]
+    first, second = torch.ones(4, dtype=F64), torch.ones(4, 1, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        fn(first, second)
+    assert str(info.value) == (
+        f"{a} and {b} must have the same shape, got (4,) and (4, 1) "
+        "(no broadcasting)"
+    )
+
+
+def test_cross_entropy_with_logits_names_its_own_argument():
+    """The message said "z must hold finite logits": z is the name inside
+    log_softmax, not the caller's."""
+    y = torch.tensor([[1.0, 0.0]], dtype=F64)
+    z = torch.tensor([[math.inf, 0.0]], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.functional.cross_entropy_with_logits(y, z)
+    assert str(info.value) == (
+        "logits must hold finite logits, but row 0 has largest entry inf; "
+        "its softmax is undefined"
+    )
+    with pytest.raises(ValueError, match=r"^logits must be a 2-D tensor"):
+        tools.functional.cross_entropy_with_logits(y[0], z[0])
+
+
+@pytest.mark.parametrize("fn", [tools.softmax, tools.log_softmax])
+@pytest.mark.parametrize("dtype", [torch.int64, torch.complex128])
+def test_softmax_refuses_logits_that_are_not_real_floats(fn, dtype):
+    with pytest.raises(TypeError, match=r"^z must hold real floating-point"):
+        fn(torch.tensor([[1, 2]]).to(dtype))
+
+
+ACTIVATIONS = [
+    tools.functional.relu,
+    tools.functional.relu_derivative,
+    tools.functional.sigmoid,
+    tools.functional.sigmoid_derivative,
+    tools.functional.tanh,
+    tools.functional.tanh_derivative,
+    tools.functional.gelu,
+    tools.functional.gelu_derivative,
+]
+
+
+@pytest.mark.parametrize("fn", ACTIVATIONS, ids=lambda f: f.__name__)
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex128])
+def test_activations_refuse_what_is_not_a_real_float(fn, dtype):
+    """relu_derivative of an int tensor was an int tensor; sigmoid of a
+    complex one compared complex numbers."""
+    with pytest.raises(TypeError, match=r"^z must hold real floating-point"):
+        fn(torch.tensor([-1, 0, 2]).to(dtype))
+    with pytest.raises(TypeError, match=r"^z must be a torch\.Tensor"):
+        fn([1.0])

@@ -314,3 +314,25 @@ def test_block_route_really_builds_the_per_sample_jacobians():
     closed_peak = tools.benchmark.peak_tensor_bytes(lambda: gradients_closed_form(x, y, p))
     assert block_peak >= blocks, f"{block_peak} bytes: the m x n1 x n1 blocks were never built"
     assert closed_peak < blocks / 2, f"{closed_peak} bytes: the closed form built something m x n1 x n1"
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex128])
+def test_jacobian_pieces_and_routes_refuse_what_is_not_a_real_float(dtype):
+    """An int y_pred gave an integer Jacobian without a word."""
+    x, y = make_data(4, 3, 5, seed=2)
+    s = tools.softmax(x[:, :3])
+    bad = s.to(dtype)
+    calls = {
+        "y_pred": [
+            lambda: softmax_jacobian(bad),
+            lambda: softmax_jacobian_blocks(bad),
+            *[lambda r=r: r(x, y, bad) for r in ROUTES.values()],
+        ],
+        "x": [lambda: logits_jacobian_wrt_weights(x.to(dtype), 3)],
+    }
+    for name, fns in calls.items():
+        for fn in fns:
+            with pytest.raises(TypeError, match=rf"^{name} must hold real"):
+                fn()
+    with pytest.raises(ValueError, match=r"^y_pred must be a 2-D tensor"):
+        softmax_jacobian(s[0])

@@ -764,3 +764,194 @@ def test_evaluate_gives_the_logged_validation_loss_bit_for_bit():
     model = tools.LinearRegression(3, 2, dtype=F64, seed=0)
     log = model.fit(x, y, 2, 0.05, 16, x, y, verbose=False)[-1]
     assert model.evaluate(x, y) == log.valid_loss == log.train_loss
+
+
+# -- least_squares: dtypes, empty columns, the ends of float64 ---------------
+@pytest.mark.parametrize(
+    "dtype, shown",
+    [
+        (torch.int64, "torch.int64; convert it with x.to(torch.float64)"),
+        (torch.int32, "torch.int32; convert it with x.to(torch.float64)"),
+        (torch.bool, "torch.bool; convert it with x.to(torch.float64)"),
+        (
+            torch.complex128,
+            "torch.complex128 (complex numbers are not supported here)",
+        ),
+    ],
+)
+def test_least_squares_refuses_data_it_would_round(dtype, shown):
+    """Integer data whose fit is w = 1.4, b = 0.9 came back as w = 1,
+    b = 0; complex data lost its imaginary part."""
+    x = torch.tensor([[0], [1], [2], [3]]).to(dtype)
+    y = torch.tensor([[1], [2], [4], [5]]).to(dtype)
+    with pytest.raises(TypeError) as info:
+        tools.least_squares(x, y)
+    assert str(info.value) == (
+        "x must hold real floating-point numbers (torch.float32 or "
+        f"torch.float64), got a tensor of {shown}"
+    )
+    with pytest.raises(TypeError, match=r"^y must hold real floating-point"):
+        tools.least_squares(torch.ones(4, 1, dtype=F64), y)
+
+
+@pytest.mark.parametrize("which", ["x", "y"])
+def test_least_squares_refuses_a_matrix_without_columns(which):
+    """A (m, 0) y reached LAPACK: an MKL message, then PyTorch's
+    INTERNAL ASSERT."""
+    x, y = make_data(2, 1, 5, seed=0)
+    data = {"x": x, "y": y}
+    data[which] = torch.zeros(5, 0, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(data["x"], data["y"])
+    assert str(info.value) == (
+        f"{which} must have at least one column, got shape (5, 0)"
+    )
+
+
+def test_least_squares_refuses_a_weight_decay_that_overflows():
+    x, y = make_data(2, 1, 5, seed=0)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(x, y, weight_decay=1e308)
+    assert str(info.value) == (
+        "weight_decay=1e+308 is too large: the penalty weight_decay * m * "
+        "c / 2 (m=5 rows, c=1 outputs) overflows a float64"
+    )
+    tiny_x = torch.tensor([[0.0], [1e-300], [3e-300]], dtype=F64)
+    with pytest.raises(ValueError, match=r"too large for data this small"):
+        tools.least_squares(tiny_x, y[:3], weight_decay=1e10)
+
+
+@pytest.mark.parametrize(
+    "x, y, dtype",
+    [
+        ([[0.0], [1e-300]], [[0.0], [1e300]], F64),
+        ([[0.0], [1e-30]], [[0.0], [1e30]], torch.float32),
+    ],
+)
+def test_least_squares_solution_that_overflows_raises(x, y, dtype):
+    """w = 1e600 (or 1e60 in float32) came back as inf."""
+    x, y = torch.tensor(x, dtype=dtype), torch.tensor(y, dtype=dtype)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(x, y)
+    assert str(info.value).startswith(
+        f"the least-squares w overflowed {dtype}: largest |x| is"
+    )
+
+
+@pytest.mark.parametrize(
+    "p, q, decay",
+    [
+        (0, 0, 0.1),
+        (40, -30, 0.1),
+        (1000, 1000, 0.0),
+        (-1000, -1000, 0.0),
+        (1020, 20, 0.0),
+        (1023, 1023, 0.0),
+        (-1000, 3, 0.0),
+    ],
+)
+def test_least_squares_is_exact_under_scaling_by_powers_of_two(p, q, decay):
+    """x 2**p and y 2**q give w 2**(q - p) and b 2**q (with weight_decay
+    4**p times as large), also where the sums of the unscaled data would
+    overflow or underflow (they gave NaN or a MKL error)."""
+    x, y = make_data(3, 2, 12, seed=3)
+    # entries in [0, 1]: 2**1023 x stays finite, its column sums do not
+    x = (x / x.abs().max() + 1) / 2
+    y = (y / y.abs().max() + 1) / 2
+    w, b = tools.least_squares(x, y, weight_decay=decay)
+    xs, ys = x * 2.0**p, y * 2.0**q
+    ws, bs = tools.least_squares(xs, ys, weight_decay=math.ldexp(decay, 2 * p))
+    assert_close(ws, w * 2.0 ** (q - p), 1e-13)
+    assert_close(bs, b * 2.0**q, 1e-13)
+
+
+def test_least_squares_fits_data_at_the_end_of_float64():
+    """The column sums of x overflow (3.4e308): the means were inf and the
+    fit NaN. y = 2 x - 1e307 is fitted exactly, to rounding."""
+    big = 1.7e308
+    x = torch.tensor([[big], [big], [-1e308], [0.0]], dtype=F64)
+    y = x / 2 - 1e307
+    w, b = tools.least_squares(x, y)
+    assert float(w) == pytest.approx(0.5, rel=1e-14)
+    assert float(b) == pytest.approx(-1e307, rel=1e-14, abs=1e-14 * big)
+
+
+# -- every result that can overflow is checked before it is returned ---------
+@pytest.mark.parametrize(
+    "make", [lambda: tools.LinearRegression(2, 2, dtype=F64, seed=0),
+             lambda: tools.SoftmaxClassifier(2, 2, dtype=F64, seed=0)],
+    ids=["LinearRegression", "SoftmaxClassifier"],
+)
+def test_update_with_a_huge_rate_raises_and_changes_nothing(make):
+    """lr=1e308 wrote inf into w; now the step is checked first."""
+    model = make()
+    x = torch.tensor([[300.0, -200.0], [100.0, 400.0]], dtype=F64)
+    y = torch.tensor([[0.5, 0.5], [0.5, 0.5]], dtype=F64)
+    before = [p.clone() for p in model.parameters()]
+    ids = [id(p) for p in model.parameters()]
+    with pytest.raises(ValueError) as info:
+        model.update(x, y, model.predict(x), lr=1e308)
+    assert str(info.value).startswith(
+        "the updated w = w - lr * dL/dW (lr=1e+308) overflowed torch.float64"
+        ": largest |dL/dW| is "
+    )
+    assert str(info.value).endswith(
+        "use a smaller lr (the parameters are unchanged)"
+    )
+    assert all(torch.equal(p, p0) for p, p0 in zip(model.parameters(), before))
+    model.update(x, y, model.predict(x), lr=1e-3)  # in place, as before
+    assert [id(p) for p in model.parameters()] == ids
+    assert not torch.equal(model.w, before[0])
+
+
+def test_evaluate_and_mse_loss_of_huge_targets_raise():
+    """(1e308 - (-1e308))**2 is inf: both returned inf."""
+    model = tools.LinearRegression(1, 1, dtype=F64, seed=0)
+    x = torch.ones(2, 1, dtype=F64)
+    y = torch.tensor([[1e308], [-1e308]], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.evaluate(x, y)
+    assert str(info.value).startswith(
+        "the MSE of the predictions against y_true overflowed torch.float64:"
+        " largest |y_true| is 1e+308, largest |prediction| is "
+    )
+    with pytest.raises(ValueError) as info:
+        model.mse_loss(y, -y)
+    assert str(info.value) == (
+        "the MSE of y_pred against y_true overflowed torch.float64: largest "
+        "|y_true| is 1e+308, largest |prediction| is 1e+308; scale the "
+        "targets"
+    )
+    assert model.mse_loss(y, y) == 0.0
+
+
+def test_gradients_that_overflow_raise():
+    """X^T G with X and G near 1e300 is inf; it was returned."""
+    model = tools.LinearRegression(1, 1, dtype=F64, seed=0)
+    x = torch.full((2, 1), 1e300, dtype=F64)
+    y = torch.full((2, 1), -1e300, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.gradients(x, y, -y)
+    assert str(info.value) == (
+        "the gradient dL/dW overflowed torch.float64: largest |x| is "
+        "1e+300; scale the inputs"
+    )
+
+
+def test_copy_params_from_nn_linear_gives_contiguous_parameters():
+    """nn.Linear's weight.T is a transposed view; a clone of it kept its
+    strides, and numerical_gradient could not walk it."""
+    model = tools.LinearRegression(3, 2, dtype=F64, seed=0)
+    model.copy_params(seeded_linear(3, 2, seed=1))
+    assert model.w.is_contiguous() and model.b.is_contiguous()
+
+
+def test_penalty_that_overflows_raises():
+    model = tools.LinearRegression(2, 1, dtype=F64, seed=0, weight_decay=1.0)
+    model.w = torch.full((2, 1), 1e200, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.penalty()
+    assert str(info.value) == (
+        "the penalty weight_decay/2 ||W||^2 overflowed torch.float64: "
+        "largest |w| is 1e+200, weight_decay is 1"
+    )

@@ -731,3 +731,41 @@ def test_agreement_line_round_trips_its_tolerance(actual, expected, tol):
     shown, verdict = line.removeprefix("max relative error < ").split(": ")
     assert float(shown) == tol
     assert verdict == str(error < tol)
+
+
+# -- 0.0 means equal: never for different inputs -----------------------------
+@pytest.mark.parametrize(
+    "actual, expected",
+    [
+        (t(1e300, 1e-300), t(1e300, 0.0)),  # 1e-600: below any float64
+        (1e300, 1e300 * (1 + 2**-52)),
+        (t(BIG, TINY), t(BIG, 0.0)),
+    ],
+)
+def test_max_relative_error_of_different_inputs_is_never_zero(
+    actual, expected
+):
+    """An error too small for a float64 is rounded up to 5e-324, so that
+    agreement never reads 0.0 ("equal") for different inputs."""
+    error = max_relative_error(actual, expected)
+    assert 0 < error < 1e-15
+    assert max_relative_error(expected, expected) == 0.0
+
+
+@pytest.mark.parametrize(
+    "actual, expected, where",
+    [
+        (2**60, 2**60 + 1, "the integer"),
+        (torch.tensor([2**60]), torch.tensor([2**60 + 1]), "largest |actual|"),
+        (torch.tensor([1]), torch.tensor([-(2**62)]), "largest |expected|"),
+        (torch.tensor([-(2**63)]), torch.tensor([0]), "is 9223372036854775808"),
+    ],
+)
+def test_integers_a_float64_would_round_are_refused(actual, expected, where):
+    """2**60 and 2**60 + 1 are one float64: the error read 0.0."""
+    with pytest.raises(ValueError, match=r"must fit in a float64 exactly") as e:
+        max_relative_error(actual, expected)
+    assert where in str(e.value)
+    assert max_relative_error(torch.tensor([1]), torch.tensor([2**53])) == (
+        pytest.approx(1.0)
+    )

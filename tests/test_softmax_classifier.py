@@ -729,3 +729,33 @@ def test_evaluate_gives_the_logged_validation_loss_bit_for_bit():
     model = tools.SoftmaxClassifier(3, 4, dtype=F64, seed=0)
     log = model.fit(x, y, 2, 0.5, 16, x, y, verbose=False)[-1]
     assert model.evaluate(x, y) == log.valid_loss == log.train_loss
+
+
+# -- logits at the end of float64 --------------------------------------------
+@pytest.fixture
+def edge_logits_case():
+    """W = [1e308, -1e308], b = 0, x = 1: logits 2e308 apart, beyond the
+    largest float64 (their difference overflows, each logit does not)."""
+    model = tools.SoftmaxClassifier(1, 2, dtype=F64, seed=0)
+    model.w = torch.tensor([[1e308, -1e308]], dtype=F64)
+    model.b = torch.zeros(2, dtype=F64)
+    return model, torch.ones(1, 1, dtype=F64)
+
+
+def test_evaluate_of_a_target_on_the_largest_logit_is_zero(edge_logits_case):
+    """log softmax of the smaller logit is -inf, but its target is 0: the
+    term is 0 and the loss exactly 0 (it was 0 * -inf = NaN)."""
+    model, x = edge_logits_case
+    assert model.evaluate(x, torch.tensor([[1.0, 0.0]], dtype=F64)) == 0.0
+
+
+def test_evaluate_that_overflows_raises(edge_logits_case):
+    """The target on the smaller logit: the loss is 2e308, too large."""
+    model, x = edge_logits_case
+    with pytest.raises(ValueError) as info:
+        model.evaluate(x, torch.tensor([[0.0, 1.0]], dtype=F64))
+    assert str(info.value) == (
+        "the cross-entropy of the logits against y_true overflowed "
+        "torch.float64: the logits of a row span 2 x 1e+308 (largest minus "
+        "smallest); scale the inputs"
+    )

@@ -120,7 +120,7 @@ def test_check_probability_rows_full_messages_and_the_tolerance_edge():
     t = torch.tensor([[1.0, 0.0], [0.75, 0.5]], dtype=F64)
     assert _message(v.check_probability_rows, "y", t) == (
         "y must hold one-hot or probability rows that sum to 1, "
-        "but row 1 sums to 1.25"
+        "but row 1 sums to 1.25 (off by 0.25, allowed 1e-09)"
     )
     # |sum - 1| == atol is still accepted (0.25 is exact in binary)
     v.check_probability_rows("y", t, 0.25)
@@ -235,4 +235,101 @@ def test_tensor_like_and_grad_checks_full_messages():
     a, b = torch.zeros(2, 1), torch.zeros(3, 1)
     assert _message(v.check_same_rows, "x", a, "y", b) == (
         "x and y must have the same number of samples, got 2 and 3"
+    )
+
+
+# -- probability rows: a tolerance that follows the dtype, sums in full ------
+def test_a_float32_row_converted_to_float64_is_refused_with_its_true_sum():
+    """A float32 row off by 6e-8 read "row 0 sums to 1" (rounded to six
+    digits): the message now prints the sum in full, by how much it is off,
+    the tolerance, and the way out."""
+    row = torch.tensor([[0.5, 0.5 + 7.5e-8]], dtype=torch.float32)
+    assert _message(v.check_probability_rows, "y", row.double()) == (
+        "y must hold one-hot or probability rows that sum to 1, but row 0 "
+        "sums to 1.0000000596046448 (off by 5.96e-08, allowed 1e-09); rows "
+        "computed in float32 and converted are off by about 1e-7: compute "
+        "them in float64, or renormalise with y / y.sum(dim=1, keepdim=True)"
+    )
+    v.check_probability_rows("y", row)  # in its own dtype it is fine
+
+
+@pytest.mark.parametrize("dtype, c", [(torch.float16, 3), (torch.bfloat16, 10)])
+def test_softmax_rows_of_any_float_dtype_and_width_are_accepted(dtype, c):
+    """A float16 softmax row is off by up to about c * 1e-3: the fixed 1e-6
+    refused every one of them."""
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(200, c, generator=g, dtype=F64) * 3
+    rows = torch.softmax(z.to(dtype), dim=1)
+    v.check_probability_rows("y", rows)
+    assert float((rows.double().sum(dim=1) - 1).abs().max()) > 1e-6
+
+
+@pytest.mark.parametrize(
+    "dtype, c, atol",
+    [
+        (F64, 2, 1e-9),
+        (torch.float32, 2, 1e-6),
+        (torch.float32, 100, 100 * 2.0**-23),
+        (torch.float16, 3, 3 * 2.0**-10),
+    ],
+)
+def test_the_default_tolerance_is_the_larger_of_a_floor_and_c_eps(
+    dtype, c, atol
+):
+    """Rows of ``c`` entries in a dtype of machine epsilon ``u`` may be off
+    by ``max(floor, c u)``: twice that is refused, half of it accepted."""
+    t = torch.zeros(1, c, dtype=dtype)
+    t[0, 0] = 1.0
+    t[0, 1] = 2 * atol
+    with pytest.raises(ValueError, match=rf"allowed {atol:.3g}\)$"):
+        v.check_probability_rows("y", t)
+    t[0, 1] = atol / 2
+    v.check_probability_rows("y", t)
+
+
+# -- the dtype, column and overflow checks ----------------------------------
+@pytest.mark.parametrize(
+    "dtype, tail",
+    [
+        (torch.int64, "; convert it with x.to(torch.float64)"),
+        (torch.bool, "; convert it with x.to(torch.float64)"),
+        (torch.complex64, " (complex numbers are not supported here)"),
+    ],
+)
+def test_check_real_float_full_messages(dtype, tail):
+    t = torch.zeros(2, 2).to(dtype)
+    assert _message(v.check_real_float, "x", t, error=TypeError) == (
+        "x must hold real floating-point numbers (torch.float32 or "
+        f"torch.float64), got a tensor of {dtype}{tail}"
+    )
+    for ok in (torch.float16, torch.float32, F64):
+        v.check_real_float("x", torch.zeros(1, dtype=ok))
+
+
+def test_check_has_columns_and_check_not_overflowed():
+    assert _message(v.check_has_columns, "y", torch.zeros(4, 0)) == (
+        "y must have at least one column, got shape (4, 0)"
+    )
+    v.check_has_columns("y", torch.zeros(4, 1))
+    bad = torch.tensor([1.0, math.inf], dtype=F64)
+    assert _message(v.check_not_overflowed, "the sum", bad, "scale x") == (
+        "the sum overflowed torch.float64: scale x"
+    )
+    with pytest.raises(ValueError, match="overflowed"):
+        v.check_not_overflowed("the sum", bad * math.nan, "scale x")
+    v.check_not_overflowed("the sum", torch.ones(2, dtype=F64), "scale x")
+    v.check_not_overflowed("the count", torch.tensor([2**62]), "")
+
+
+@pytest.mark.parametrize(
+    "row, shown",
+    [([math.nan, 0.0], "nan"), ([0.0, 0.0], "0.0"), ([math.inf, 0.0], "inf")],
+)
+def test_a_row_whose_sum_is_not_a_number_near_1_has_no_off_by(row, shown):
+    t = torch.tensor([row], dtype=F64)
+    if math.isinf(row[0]):
+        t = torch.tensor([[1e308, 1e308]], dtype=F64)  # the sum overflows
+    assert _message(v.check_probability_rows, "y", t) == (
+        "y must hold one-hot or probability rows that sum to 1, but row 0 "
+        f"sums to {shown}"
     )

@@ -7,6 +7,7 @@ silent NaN.
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import torch
@@ -92,13 +93,17 @@ def check_probability_rows(
     name: str, t: torch.Tensor, atol: float | None = None
 ) -> None:
     """Raise ``ValueError`` unless every row of ``t`` is non-negative and sums
-    to 1."""
+    to 1.
+
+    The default tolerance follows the dtype and the width: a row of ``c``
+    entries summed in a dtype with machine epsilon ``u`` is off by up to
+    about ``c u``, so ``atol = max(c u, 1e-6)`` below float64 and
+    ``max(c u, 1e-9)`` in float64.
+    """
     if atol is None:
-        atol = (
-            1e-6
-            if t.dtype in (torch.float16, torch.bfloat16, torch.float32)
-            else 1e-9
-        )
+        floor = 1e-9 if t.dtype == torch.float64 else 1e-6
+        eps = torch.finfo(t.dtype).eps if t.is_floating_point() else 0.0
+        atol = max(floor, t.shape[-1] * eps)
     # amin reads t once and writes one number; (t < 0).any() writes a mask
     if t.numel() and float(t.amin()) < 0:
         raise ValueError(
@@ -109,10 +114,31 @@ def check_probability_rows(
     off = ~((sums - 1).abs() <= atol)  # NaN sums are off too
     if bool(off.any()):
         row = int(off.nonzero()[0, 0])
-        raise ValueError(
-            f"{name} must hold one-hot or probability rows that sum to 1, "
-            f"but row {row} sums to {float(sums[row]):.6g}"
-        )
+        total = float(sums[row])
+        raise ValueError(_rows_message(name, total, row, atol, t.dtype))
+
+
+def _rows_message(
+    name: str, total: float, row: int, atol: float, dtype: torch.dtype
+) -> str:
+    """Why row ``row`` (summing to ``total``) is not a probability row.
+
+    The sum is printed in full (``repr``): rounded to a few digits, a row
+    off by 7.5e-8 would read "sums to 1".
+    """
+    message = (
+        f"{name} must hold one-hot or probability rows that sum to 1, "
+        f"but row {row} sums to {total!r}"
+    )
+    if math.isfinite(total) and total != 0:
+        message += f" (off by {abs(total - 1):.3g}, allowed {atol:.3g})"
+        if dtype == torch.float64 and 1e-8 <= abs(total - 1) < 1e-5:
+            message += (
+                "; rows computed in float32 and converted are off by about "
+                "1e-7: compute them in float64, or "
+                f"renormalise with {name} / {name}.sum(dim=1, keepdim=True)"
+            )
+    return message
 
 
 def check_same_rows(
@@ -225,3 +251,46 @@ def check_device(device: object) -> torch.device:
             "'cuda' if torch.cuda.is_available() else 'cpu'"
         )
     return device
+
+
+# -- dtypes, empty columns and results that overflow ------------------
+
+
+def check_real_float(name: str, t: torch.Tensor) -> None:
+    """Raise ``TypeError`` unless ``t`` holds real floating-point numbers.
+
+    Integer and bool tensors would be silently rounded (or refused deep
+    inside PyTorch), complex ones would lose their imaginary part.
+    """
+    if not t.is_floating_point():
+        fix = f"; convert it with {name}.to(torch.float64)"
+        if t.is_complex():
+            fix = " (complex numbers are not supported here)"
+        raise TypeError(
+            f"{name} must hold real floating-point numbers (torch.float32 "
+            f"or torch.float64), got a tensor of {t.dtype}{fix}"
+        )
+
+
+def check_has_columns(name: str, t: torch.Tensor) -> None:
+    """Raise ``ValueError`` if the matrix ``t`` has no columns."""
+    if t.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least one column, got shape {tuple(t.shape)}"
+        )
+
+
+def check_not_overflowed(what: str, t: torch.Tensor, hint: str) -> None:
+    """Raise ``ValueError`` if ``t``, a result computed from finite inputs,
+    holds an inf or a NaN: the computation overflowed ``t``'s dtype.
+
+    ``what`` names the result ("the MSE of output against target"),
+    ``hint`` says which input made it too large and what to do.
+    """
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise ValueError(f"{what} overflowed {t.dtype}: {hint}")
+
+
+def largest(t: torch.Tensor) -> str:
+    """``max |t|`` of a non-empty tensor, for messages (``'1e+300'``)."""
+    return f"{float(t.detach().abs().max()):.3g}"

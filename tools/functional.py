@@ -18,6 +18,8 @@ import math
 
 import torch
 
+from . import _validation as v
+
 __all__ = [
     "softmax",
     "log_softmax",
@@ -64,7 +66,12 @@ def log_softmax(z: torch.Tensor) -> torch.Tensor:
     >>> log_softmax(torch.tensor([[1e4, 0.0]], dtype=torch.float64))
     tensor([[     0., -10000.]], dtype=torch.float64)
     """
-    shifted = z - _row_max(z)
+    return _log_softmax(z, "z")
+
+
+def _log_softmax(z: torch.Tensor, name: str) -> torch.Tensor:
+    """:func:`log_softmax`, naming ``z`` ``name`` in messages."""
+    shifted = z - _row_max(z, name)
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
@@ -85,27 +92,45 @@ def _log_softmax_(z: torch.Tensor) -> torch.Tensor:
     return shifted.sub_(lse)
 
 
-def _row_max(z: torch.Tensor) -> torch.Tensor:
+def _row_max(z: torch.Tensor, name: str = "z") -> torch.Tensor:
     """Each row's largest logit, ``(m, 1)``; refuses what has no softmax.
 
     A row whose maximum is +inf, -inf or NaN would give NaN probabilities
     (``inf - inf``), so it raises instead; checking the ``m`` maxima costs
-    far less than a pass over ``z``.
+    far less than a pass over ``z``. ``name`` is the caller's name for
+    ``z``, used in messages.
     """
     if not isinstance(z, torch.Tensor) or z.dim() != 2:
         shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z)
         raise ValueError(
-            "z must be a 2-D tensor of logits, one row per sample, got "
-            f"{shape}; for a single sample use z.unsqueeze(0)"
+            f"{name} must be a 2-D tensor of logits, one row per sample, "
+            f"got {shape}; for a single sample use {name}.unsqueeze(0)"
         )
+    v.check_real_float(name, z)
     top = z.amax(dim=1, keepdim=True)
     if not bool(torch.isfinite(top).all()):
         row = int((~torch.isfinite(top)).nonzero()[0, 0])
         raise ValueError(
-            f"z must hold finite logits, but row {row} has largest entry "
-            f"{float(top[row, 0])}; its softmax is undefined"
+            f"{name} must hold finite logits, but row {row} has largest "
+            f"entry {float(top[row, 0])}; its softmax is undefined"
         )
     return top
+
+
+def _check_pair(
+    name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor
+) -> None:
+    """Two real floating-point tensors of one shape (no broadcasting: a
+    ``(m,)`` target against ``(m, 1)`` predictions would silently become
+    an ``(m, m)`` matrix of differences)."""
+    for name, t in ((name_a, a), (name_b, b)):
+        v.check_tensor(name, t)
+        v.check_real_float(name, t)
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got "
+            f"{tuple(a.shape)} and {tuple(b.shape)} (no broadcasting)"
+        )
 
 
 def _clamped(y_pred: torch.Tensor) -> torch.Tensor:
@@ -128,6 +153,7 @@ def cross_entropy(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     >>> round(float(cross_entropy(y, p)), 4)
     0.3993
     """
+    _check_pair("y_true", y_true, "y_pred", y_pred)
     return -torch.xlogy(y_true, _clamped(y_pred)).sum() / y_true.shape[0]
 
 
@@ -136,6 +162,7 @@ def cross_entropy_grad(
 ) -> torch.Tensor:
     """``dL/dY_hat = -(Y / Y_hat) / m``, the first link of the chain (0
     wherever ``Y_ij = 0``)."""
+    _check_pair("y_true", y_true, "y_pred", y_pred)
     m = y_true.shape[0]
     ratio = torch.where(
         y_true == 0, torch.zeros_like(y_pred), y_true / _clamped(y_pred)
@@ -153,6 +180,7 @@ def softmax_vjp(
     the Jacobian of the softmax of one sample, applied without ever building
     it.
     """
+    _check_pair("y_pred", y_pred, "grad_y_pred", grad_y_pred)
     return y_pred * (
         grad_y_pred - (grad_y_pred * y_pred).sum(dim=1, keepdim=True)
     )
@@ -161,6 +189,7 @@ def softmax_vjp(
 def logits_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """``dL/dZ = (Y_hat - Y) / m``: the chain above collapsed, valid when each
     row of ``Y`` sums to 1."""
+    _check_pair("y_true", y_true, "y_pred", y_pred)
     return (y_pred - y_true) / y_true.shape[0]
 
 
@@ -174,11 +203,13 @@ def mse(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     >>> float(mse(y, torch.tensor([[2.0], [4.0]], dtype=torch.float64)))
     2.5
     """
+    _check_pair("y_true", y_true, "y_pred", y_pred)
     return (y_pred - y_true).square().mean()
 
 
 def mse_grad(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
     """``dL/dY_hat = 2 (Y_hat - Y) / (m c)``, the gradient of :func:`mse`."""
+    _check_pair("y_true", y_true, "y_pred", y_pred)
     return (y_pred - y_true) * (2.0 / y_true.numel())
 
 
@@ -218,10 +249,21 @@ def cross_entropy_with_logits(
     >>> float(cross_entropy_with_logits(y, z))
     20000.0
     """
-    return -(y_true * log_softmax(logits)).sum() / y_true.shape[0]
+    # Where Y_ij = 0 the term is 0 even if log softmax is -inf (a logit
+    # more than the largest float below its row's maximum): 0 * -inf
+    # would be NaN.
+    _check_pair("y_true", y_true, "logits", logits)
+    log_p = _log_softmax(logits, "logits").masked_fill_(y_true == 0, 0)
+    return -(y_true * log_p).sum() / y_true.shape[0]
 
 
 # -- activations and their derivatives -------------------------------
+def _check_real(z: torch.Tensor) -> None:
+    """``z`` must be a tensor of real floating-point numbers (an integer
+    ``z`` would give integer derivatives, a complex one no ordering)."""
+    v.check_real_float("z", v.check_tensor("z", z))
+
+
 # Each activation phi acts entry by entry, so its Jacobian is diagonal
 # and the backward pass multiplies by phi'(Z) entry by entry; the
 # ``*_derivative`` functions return that phi'(Z), of the shape of Z.
@@ -233,12 +275,14 @@ def relu(z: torch.Tensor) -> torch.Tensor:
     >>> relu(torch.tensor([-2.0, 0.0, 3.0]))
     tensor([0., 0., 3.])
     """
+    _check_real(z)
     return z.clamp_min(0)
 
 
 def relu_derivative(z: torch.Tensor) -> torch.Tensor:
     """``1`` where ``z > 0``, else ``0`` (at ``z = 0`` we take 0, as
     PyTorch and Keras do)."""
+    _check_real(z)
     return (z > 0).to(z.dtype)
 
 
@@ -252,12 +296,14 @@ def sigmoid(z: torch.Tensor) -> torch.Tensor:
     >>> sigmoid(torch.tensor([-1e4, 0.0, 1e4], dtype=torch.float64))
     tensor([0.0000, 0.5000, 1.0000], dtype=torch.float64)
     """
+    _check_real(z)
     e = torch.exp(-z.abs())
     return torch.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
     """``sigma(z) (1 - sigma(z))``, at most 1/4 (at ``z = 0``)."""
+    _check_real(z)
     s = sigmoid(z)
     return s * (1 - s)
 
@@ -265,11 +311,13 @@ def sigmoid_derivative(z: torch.Tensor) -> torch.Tensor:
 def tanh(z: torch.Tensor) -> torch.Tensor:
     """The hyperbolic tangent ``(e^z - e^-z) / (e^z + e^-z)`` (PyTorch's
     ``torch.tanh``, which is exact to the last bit and never overflows)."""
+    _check_real(z)
     return torch.tanh(z)
 
 
 def tanh_derivative(z: torch.Tensor) -> torch.Tensor:
     """``1 - tanh(z)^2``, at most 1 (at ``z = 0``)."""
+    _check_real(z)
     return 1 - torch.tanh(z).square()
 
 
@@ -298,6 +346,7 @@ def gelu(z: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     tensor([-0.1587,  0.0000,  0.8413], dtype=torch.float64)
     """
     _check_approximate(approximate)
+    _check_real(z)
     if approximate == "tanh":
         u = _GELU_C * (z + _GELU_A * z**3)
         return 0.5 * z * (1 + torch.tanh(u))
@@ -314,6 +363,7 @@ def gelu_derivative(
     ``(1 + t)/2 + z/2 (1 - t^2) c (1 + 3 a z^2)``.
     """
     _check_approximate(approximate)
+    _check_real(z)
     if approximate == "tanh":
         t = torch.tanh(_GELU_C * (z + _GELU_A * z**3))
         du = _GELU_C * (1 + 3 * _GELU_A * z.square())

@@ -14,11 +14,18 @@ to 1 when it is wrong.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, Callable
 
 import torch
 
 from . import _validation as v
+from .metrics import (
+    _check_exact_in_float64,
+    _nonzero_if_different,
+    _scale_by_power_of_two,
+)
 
 __all__ = ["numerical_gradient", "relative_error", "gradient_check"]
 
@@ -31,30 +38,123 @@ def numerical_gradient(
 
     ``f`` takes no argument: it reads ``x`` (and whatever else it
     needs), which is changed in place one entry at a time and put back
-    exactly afterwards. So ``x`` may be an input or a parameter of a
-    model.
+    exactly afterwards, also when ``f`` raises (or is interrupted). So
+    ``x`` may be an input or a parameter of a model, contiguous or not
+    (a transposed view, say).
+
+    ``eps`` must be a usable step for ``x``'s dtype: ``ValueError`` when
+    it is lost in rounding against ``x`` (below the dtype's resolution
+    ``u max(1, |x|)``) or is no longer small (above ``max(1, |x|)``).
 
     >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64)
     >>> g = numerical_gradient(lambda: (x**3).sum(), x)
     >>> [round(float(t), 6) for t in g]
     [3.0, 12.0]
     """
-    x = v.check_tensor("x", x)
-    if not x.is_floating_point():
-        raise TypeError(f"x must be floating point, got {x.dtype}")
-    eps = v.check_positive_float("eps", eps)
-    grad = torch.empty_like(x)
-    flat, out = x.view(-1), grad.view(-1)
+    x, eps = _check_nudge(f, x, eps, "x")
+    grad = torch.empty(x.shape, dtype=x.dtype, device=x.device)
     with torch.no_grad():
-        for i in range(flat.numel()):
-            saved = flat[i].item()
-            flat[i] = saved + eps
-            up = float(f())
-            flat[i] = saved - eps
-            down = float(f())
-            flat[i] = saved
-            out[i] = (up - down) / (2 * eps)
+        for i in range(x.numel()):
+            index = _unravel(i, x.shape)  # works for any strides
+            saved = x[index].item()
+            try:
+                x[index] = saved + eps
+                up = _scalar(f(), index, "+")
+                x[index] = saved - eps
+                down = _scalar(f(), index, "-")
+            finally:  # also on an error or Ctrl-C in f
+                x[index] = saved  # exact: saved is the entry's own value
+            grad[index] = (up - down) / (2 * eps)
     return grad
+
+
+def _check_nudge(
+    f: Any, x: Any, eps: Any, name: str
+) -> tuple[torch.Tensor, float]:
+    """``(x, eps)`` if ``x`` can be nudged by ``eps`` for the callable
+    ``f``, else an error naming ``x`` as ``name``."""
+    if not callable(f):
+        raise TypeError(
+            "f must be a function of no argument that returns a number, "
+            f"got {type(f).__name__}"
+        )
+    x = v.check_tensor(name, x)
+    v.check_real_float(name, x)
+    v.check_finite(name, x)
+    if any(s == 0 and n > 1 for s, n in zip(x.stride(), x.shape)):
+        raise ValueError(
+            f"{name} is an expanded view whose entries share memory, so "
+            "one entry cannot be nudged alone; pass a copy "
+            f"({name}.clone())"
+        )
+    return x, _check_step(v.check_positive_float("eps", eps), x, name)
+
+
+def _unravel(i: int, shape: torch.Size) -> tuple[int, ...]:
+    """The index of entry ``i`` of a tensor of ``shape``, row-major."""
+    index = []
+    for n in reversed(shape):
+        i, r = divmod(i, n)
+        index.append(r)
+    return tuple(reversed(index))
+
+
+def _check_step(eps: float, x: torch.Tensor, name: str) -> float:
+    """``eps``, if it is a usable finite-difference step for ``x``.
+
+    The step is relative to ``scale = max(1, max |x|)``: below ``u scale``
+    (``u`` the dtype's machine epsilon) ``x + eps`` rounds back to ``x``,
+    or the change of ``f`` drowns in its rounding, and every difference
+    is 0 or noise; above ``scale`` the difference measures a secant over
+    an interval wider than ``x`` itself, not the derivative.
+    """
+    u = torch.finfo(x.dtype).eps
+    scale = max(1.0, float(x.abs().max())) if x.numel() else 1.0
+    good = (
+        f"an eps near {u ** (1 / 3) * scale:.0e} (the cube root of {u:.2g}, "
+        f"times max(1, largest |{name}|)) balances truncation and round-off"
+    )
+    if eps < u * scale:
+        raise ValueError(
+            f"eps={eps!r} is too small for {name} in {x.dtype}: below "
+            f"{u * scale:.3g} (the dtype's resolution {u:.3g} times max(1, "
+            f"largest |{name}|)) the step is lost in rounding, and the "
+            f"differences are 0 or noise; {good}"
+        )
+    if eps > scale:
+        raise ValueError(
+            f"eps={eps!r} is too large for {name}: above {scale:.3g} "
+            f"(max(1, largest |{name}|)) the centred difference measures "
+            f"a secant over [{name} - eps, {name} + eps], not the "
+            f"derivative; {good}"
+        )
+    return eps
+
+
+def _scalar(value: Any, index: tuple[int, ...], sign: str) -> float:
+    """``f()``'s value as a finite float, or a clear error."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        if value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(
+                f"f must return a real number, got a tensor of {value.dtype}"
+            )
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        what = type(value).__name__
+        if isinstance(value, torch.Tensor):
+            what = f"a tensor of shape {tuple(value.shape)}"
+        raise TypeError(
+            "f must return a scalar (a real number or a one-element "
+            f"tensor), got {what}; for a vector-valued function take a "
+            "scalar of it, such as (r * f()).sum() with a fixed r"
+        )
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(
+            f"f() returned {value} with entry {list(index)} nudged by "
+            f"{sign}eps; a finite difference needs f finite near x"
+        )
+    return value
 
 
 def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
@@ -64,20 +164,55 @@ def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
     are all zeros. Unlike an entry-by-entry ratio it cannot blow up
     where one gradient entry happens to be near zero.
 
+    Both are scaled by one power of two first (exact), so that the norms
+    can neither overflow (entries near 1e308) nor underflow (entries
+    near 1e-308): the result is finite for finite inputs, and 0.0 only
+    when they are equal (an error too small for a float64 is rounded up
+    to 5e-324). Real or complex tensors of one shape and device.
+
     >>> relative_error(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0]))
     0.0
     """
     for name, t in (("analytic", analytic), ("numeric", numeric)):
         v.check_tensor(name, t)
-        v.check_finite(name, t)
+        if t.dtype == torch.bool:
+            raise TypeError(
+                f"{name} must hold numbers (floating point, integer or "
+                f"complex), got a tensor of {t.dtype}"
+            )
     if analytic.shape != numeric.shape:
         raise ValueError(
             "analytic and numeric must have the same shape, got "
             f"{tuple(analytic.shape)} and {tuple(numeric.shape)}"
         )
-    a, n = analytic.detach().double(), numeric.detach().double()
-    scale = float(a.norm() + n.norm())
-    return 0.0 if scale == 0 else float((a - n).norm()) / scale
+    if analytic.device != numeric.device:
+        raise ValueError(
+            f"analytic is on device {analytic.device} but numeric is on "
+            f"{numeric.device}; move one with .to()"
+        )
+    for name, t in (("analytic", analytic), ("numeric", numeric)):
+        v.check_finite(name, torch.view_as_real(t) if t.is_complex() else t)
+        _check_exact_in_float64(name, t)
+    complex_ = analytic.is_complex() or numeric.is_complex()
+    dtype = torch.complex128 if complex_ else torch.float64
+    a = analytic.detach().to(dtype)
+    n = numeric.detach().to(dtype)
+    different = not bool(torch.equal(a, n))
+    if not different:
+        return 0.0
+    top = max(float(a.abs().max()), float(n.abs().max()))
+    k = -math.frexp(top)[1]  # 2**k top lies in [0.5, 1)
+    a, n = _scale_by_power_of_two(a, k), _scale_by_power_of_two(n, k)
+    d = a - n  # entries below 2 in magnitude: no overflow
+    d_top = float(d.abs().max())
+    if d_top == 0:  # the differences underflowed in the scaling
+        return _nonzero_if_different(0.0, different)
+    j = -math.frexp(d_top)[1]  # the difference's own scale
+    ratio = float(
+        torch.linalg.vector_norm(_scale_by_power_of_two(d, j))
+        / (torch.linalg.vector_norm(a) + torch.linalg.vector_norm(n))
+    )
+    return _nonzero_if_different(math.ldexp(ratio, -j), True)
 
 
 def gradient_check(
@@ -97,9 +232,17 @@ def gradient_check(
     ``"x"`` and the names of ``layer.named_parameters()`` (``"w"``, ``"b"``
     for a ``Linear``; ``"0.w"``, ``"0.b"``, ... for a ``Sequential``).
 
-    Works in the dtype of ``x`` and of the layer: use float64.
+    Works in the dtype of ``x`` and of the layer: use float64. ``layer``
+    is a ``tools`` layer or ``Sequential`` (anything with ``forward``,
+    ``backward``, ``named_parameters`` and ``gradients``); for a
+    ``torch.nn.Module`` use ``torch.autograd.gradcheck``. The parameters
+    are put back exactly, also when the layer raises.
     """
-    x = v.check_tensor("x", x).clone()
+    _check_layer(layer)
+    x = v.check_tensor("x", x)
+    v.check_real_float("x", x)
+    v.check_finite("x", x)
+    x = x.detach().clone()
     out = layer.forward(x)
     generator = torch.Generator().manual_seed(v.check_seed(seed))
     r = torch.randn(out.shape, generator=generator, dtype=torch.float64)
@@ -111,9 +254,11 @@ def gradient_check(
     for (name, _), g in zip(named, layer.gradients()):
         analytic[name] = g.clone()
 
-    def f() -> float:
-        return float((r * layer.forward(x)).sum())
+    def f() -> torch.Tensor:
+        return (r * layer.forward(x)).sum()
 
+    for name, p in [("x", x), *named]:
+        _check_nudge(f, p, eps, name)  # an error names the parameter
     errors = {
         "x": relative_error(analytic["x"], numerical_gradient(f, x, eps))
     }
@@ -121,3 +266,26 @@ def gradient_check(
         numeric = numerical_gradient(f, p, eps)
         errors[name] = relative_error(analytic[name], numeric)
     return errors
+
+
+_LAYER_METHODS = ("forward", "backward", "named_parameters", "gradients")
+
+
+def _check_layer(layer: Any) -> None:
+    """Refuse what has no hand-written ``backward`` to check."""
+    missing = [
+        m for m in _LAYER_METHODS if not callable(getattr(layer, m, None))
+    ]
+    if missing:
+        hint = ""
+        if isinstance(layer, torch.nn.Module):
+            hint = (
+                "; a torch.nn.Module is differentiated by autograd, check "
+                "it with torch.autograd.gradcheck"
+            )
+        raise TypeError(
+            "layer must be a tools layer or Sequential (with forward, "
+            "backward, named_parameters and gradients), got "
+            f"{type(layer).__name__}, which has no "
+            f"{', '.join(missing)}{hint}"
+        )

@@ -23,6 +23,7 @@ from typing import Callable
 
 import torch
 
+from . import _validation as v
 from .functional import cross_entropy_grad, logits_grad
 
 __all__ = [
@@ -45,6 +46,14 @@ DEFAULT_MAX_JACOBIAN_BYTES = 2**30
 Gradients = tuple[torch.Tensor, torch.Tensor]
 
 
+def _check_matrices(**named: torch.Tensor) -> None:
+    """Each argument a 2-D tensor of real floating-point numbers (an int
+    Jacobian would be computed silently in integers)."""
+    for name, t in named.items():
+        v.check_matrix(name, v.check_tensor(name, t))
+        v.check_real_float(name, t)
+
+
 def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
     """``J[i, j, k, l] = dY_hat_ij / dZ_kl = delta_ik * Y_hat_ij * (delta_jl -
     Y_hat_il)``, shape ``(m, n1, m, n1)``.
@@ -54,6 +63,7 @@ def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
     tensor([[ 0.2500, -0.2500],
             [-0.2500,  0.2500]], dtype=torch.float64)
     """
+    _check_matrices(y_pred=y_pred)
     m, n1 = y_pred.shape
     eye_m = torch.eye(m, dtype=y_pred.dtype, device=y_pred.device)
     eye_n1 = torch.eye(n1, dtype=y_pred.dtype, device=y_pred.device)
@@ -65,6 +75,7 @@ def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
 def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
     """The ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T`` of
     :func:`softmax_jacobian`, shape ``(m, n1, n1)``."""
+    _check_matrices(y_pred=y_pred)
     return torch.diag_embed(y_pred) - y_pred[:, :, None] * y_pred[:, None, :]
 
 
@@ -73,6 +84,7 @@ def logits_jacobian_wrt_weights(
 ) -> torch.Tensor:
     """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape
     ``(m, n1, n, n1)``."""
+    _check_matrices(x=x)
     eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
     return torch.einsum("ip,jq->ijpq", x, eye)
 
@@ -120,6 +132,7 @@ def gradients_full_jacobian(
     would need more than ``max_bytes``; the einsum calls need a few times that
     at their peak.
     """
+    _check_matrices(x=x, y_true=y_true, y_pred=y_pred)
     m, n = x.shape
     n1 = y_pred.shape[1]
     need = full_jacobian_bytes(m, n, n1, y_pred.element_size())
@@ -148,6 +161,7 @@ def gradients_block_jacobian(
 ) -> Gradients:
     """``dL/dW`` and ``dL/db`` through the ``m`` blocks of the softmax Jacobian
     only."""
+    _check_matrices(x=x, y_true=y_true, y_pred=y_pred)
     grad_y_pred = cross_entropy_grad(y_true, y_pred)
     dz = torch.einsum(
         "ij,ijl->il", grad_y_pred, softmax_jacobian_blocks(y_pred)
@@ -159,6 +173,7 @@ def gradients_closed_form(
     x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
 ) -> Gradients:
     """``dL/dW = X^T (Y_hat - Y)/m`` and ``dL/db = 1^T (Y_hat - Y)/m``."""
+    _check_matrices(x=x, y_true=y_true, y_pred=y_pred)
     dz = logits_grad(y_true, y_pred)
     return x.T @ dz, dz.sum(dim=0)
 

@@ -16,12 +16,14 @@ No autograd is used here: the tests compare every gradient with
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 
 from . import _validation as v
 from .functional import _mse_, _mse_and_grad_, mse, mse_grad
+from .metrics import _scale_by_power_of_two
 from .training import EpochLog, training_loop
 
 __all__ = ["LinearRegression", "least_squares"]
@@ -174,11 +176,37 @@ class _LinearModel(_WeightsAndBias):
         y_pred: torch.Tensor,
         lr: float,
     ) -> None:
-        """One gradient step in place: ``W -= lr dL/dW``, same for b."""
+        """One gradient step in place: ``W -= lr dL/dW``, same for b.
+
+        ``ValueError`` if the step overflows the dtype (an ``lr`` far too
+        large); the parameters are then left as they were.
+        """
         lr = v.check_positive_float("lr", lr)
         dw, db = self.gradients(x, y_true, y_pred)
-        self.w.add_(dw, alpha=-lr)
-        self.b.add_(db, alpha=-lr)
+        new_w = torch.add(self.w, dw, alpha=-lr)
+        new_b = torch.add(self.b, db, alpha=-lr)
+        for name, new, grad in (("w", new_w, dw), ("b", new_b, db)):
+            d = "dL/dW" if name == "w" else "dL/db"
+            v.check_not_overflowed(
+                f"the updated {name} = {name} - lr * {d} (lr={lr:g})",
+                new,
+                f"largest |{d}| is {v.largest(grad)}; use a "
+                "smaller lr (the parameters are unchanged)",
+            )
+        self.w.copy_(new_w)
+        self.b.copy_(new_b)
+
+    def _checked_gradients(
+        self, dw: torch.Tensor, db: torch.Tensor, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(dw, db)``, or ``ValueError`` if either overflowed."""
+        for name, g in (("dL/dW", dw), ("dL/db", db)):
+            v.check_not_overflowed(
+                f"the gradient {name}",
+                g,
+                f"largest |x| is {v.largest(x)}; scale the inputs",
+            )
+        return dw, db
 
     def fit(
         self,
@@ -240,7 +268,9 @@ class _LinearModel(_WeightsAndBias):
         b = torch.as_tensor(b).to(device=self.device, dtype=self.dtype)
         v.check_finite("the layer's weight", w)
         v.check_finite("the layer's bias", b)
-        self.w, self.b = w.clone(), b.clone()
+        # contiguous, as a fresh parameter is (nn.Linear's weight.T is not)
+        self.w = w.clone(memory_format=torch.contiguous_format)
+        self.b = b.clone(memory_format=torch.contiguous_format)
 
 
 def _is_keras(obj: Any) -> bool:
@@ -367,7 +397,7 @@ class LinearRegression(_LinearModel):
     def mse_loss(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> float:
         """Mean squared error over all ``m * n_outputs`` entries."""
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return float(mse(y_true, y_pred))
+        return _checked_mse(y_true, y_pred, "y_pred against y_true")
 
     def evaluate(self, x: torch.Tensor, y_true: torch.Tensor) -> float:
         """The MSE of the model's predictions on ``(x, y_true)``.
@@ -376,11 +406,23 @@ class LinearRegression(_LinearModel):
         ``nn.MSELoss`` reports it.
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
-        return float(mse(y_true, self._checked_affine(x, "predictions")))
+        y_pred = self._checked_affine(x, "predictions")
+        return _checked_mse(y_true, y_pred, "the predictions against y_true")
 
     def penalty(self) -> float:
-        """``weight_decay/2 ||W||_F^2``: what the objective adds to the MSE."""
-        return 0.5 * self.weight_decay * float(self.w.square().sum())
+        """``weight_decay/2 ||W||_F^2``: what the objective adds to the MSE.
+
+        ``ValueError`` if it overflows (weights too large for the dtype's
+        sum of squares).
+        """
+        penalty = 0.5 * self.weight_decay * float(self.w.square().sum())
+        if penalty == float("inf"):
+            raise ValueError(
+                f"the penalty weight_decay/2 ||W||^2 overflowed {self.dtype}"
+                f": largest |w| is {v.largest(self.w)}, weight_decay is "
+                f"{self.weight_decay:g}"
+            )
+        return penalty
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -388,7 +430,7 @@ class LinearRegression(_LinearModel):
         """``(dL/dW, dL/db) = (X^T G + lambda W, 1^T G)``, G = dL/dY_hat."""
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return self._gradients(x, y_true, y_pred)
+        return self._checked_gradients(*self._gradients(x, y_true, y_pred), x)
 
     def _gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -422,6 +464,21 @@ class LinearRegression(_LinearModel):
         return float(_mse_(y, self._affine(x))), None
 
 
+def _checked_mse(
+    y_true: torch.Tensor, y_pred: torch.Tensor, what: str
+) -> float:
+    """``float(mse(y_true, y_pred))``, or ``ValueError`` naming ``what``
+    if it overflows the dtype."""
+    loss = mse(y_true, y_pred)
+    v.check_not_overflowed(
+        f"the MSE of {what}",
+        loss,
+        f"largest |y_true| is {v.largest(y_true)}, largest |prediction| is "
+        f"{v.largest(y_pred)}; scale the targets",
+    )
+    return float(loss)
+
+
 def least_squares(
     x: torch.Tensor, y: torch.Tensor, weight_decay: float = 0.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -439,6 +496,12 @@ def least_squares(
     ``Xc^T Xc`` is ill-conditioned and returns the minimum-norm ``W``
     where it is singular.
 
+    ``x`` and ``y`` are real floating-point matrices of one dtype and
+    device with at least one column each (integer or complex data is
+    refused, not rounded). Both are first scaled by powers of two (exact),
+    so no intermediate sum overflows; a ``w`` or ``b`` too large for the
+    dtype raises ``ValueError``.
+
     >>> x = torch.tensor([[0.0], [1.0], [2.0]], dtype=torch.float64)
     >>> w, b = least_squares(x, 3 * x + 1)
     >>> round(float(w), 12), round(float(b), 12)
@@ -446,22 +509,57 @@ def least_squares(
     """
     for name, t in (("x", x), ("y", y)):
         v.check_matrix(name, v.check_tensor(name, t))
+        v.check_real_float(name, t)
+        v.check_has_columns(name, t)
         v.check_finite(name, t)
     v.check_same_rows("x", x, "y", y)
     v.check_like("y", y, x.device, x.dtype, "x")
     weight_decay = v.check_nonnegative_float("weight_decay", weight_decay)
     (m, n), c = x.shape, y.shape[1]
     x64, y64 = x.detach().cpu().double(), y.detach().cpu().double()
-    x_mean, y_mean = x64.mean(dim=0), y64.mean(dim=0)
-    a, rhs = x64 - x_mean, y64 - y_mean
+    # Scale x and y by powers of two (exact) so that no sum below can
+    # overflow: with x = 2**p xs and y = 2**q ys the minimiser is
+    # w = 2**(q - p) ws, b = 2**q bs, and alpha becomes alpha / 4**p.
+    p, q = _exponent(x64), _exponent(y64)
+    xs, ys = _scale_by_power_of_two(x64, -p), _scale_by_power_of_two(y64, -q)
+    x_mean, y_mean = xs.mean(dim=0), ys.mean(dim=0)
+    a, rhs = xs - x_mean, ys - y_mean
     alpha = weight_decay * m * c / 2
+    if alpha == float("inf"):
+        raise ValueError(
+            f"weight_decay={weight_decay!r} is too large: the penalty "
+            f"weight_decay * m * c / 2 (m={m} rows, c={c} outputs) "
+            "overflows a float64"
+        )
+    try:
+        alpha = math.ldexp(alpha, -2 * p)
+    except OverflowError:
+        raise ValueError(
+            f"weight_decay={weight_decay!r} is too large for data this "
+            f"small (largest |x| is {v.largest(x)}): the penalty overflows "
+            "a float64 against x^T x; scale x up or use a smaller "
+            "weight_decay"
+        ) from None
     if alpha:
-        eye = torch.eye(n, dtype=torch.float64) * alpha**0.5
+        eye = torch.eye(n, dtype=torch.float64) * math.sqrt(alpha)
         a = torch.cat([a, eye])
         rhs = torch.cat([rhs, torch.zeros(n, c, dtype=torch.float64)])
-    w = torch.linalg.lstsq(a, rhs, driver="gelsd").solution
-    b = y_mean - x_mean @ w
-    return (
-        w.to(device=x.device, dtype=x.dtype),
-        b.to(device=x.device, dtype=x.dtype),
-    )
+    ws = torch.linalg.lstsq(a, rhs, driver="gelsd").solution
+    bs = y_mean - x_mean @ ws
+    w = _scale_by_power_of_two(ws, q - p).to(device=x.device, dtype=x.dtype)
+    b = _scale_by_power_of_two(bs, q).to(device=x.device, dtype=x.dtype)
+    for name, t in (("w", w), ("b", b)):
+        v.check_not_overflowed(
+            f"the least-squares {name}",
+            t,
+            f"largest |x| is {v.largest(x)} and largest |y| is "
+            f"{v.largest(y)}, and the best fit needs {name} beyond "
+            f"{torch.finfo(x.dtype).max:.3g}; scale x and y"
+            + (", or use float64" if x.dtype != torch.float64 else ""),
+        )
+    return w, b
+
+
+def _exponent(t: torch.Tensor) -> int:
+    """``e`` with ``max |t|`` in ``[2**(e-1), 2**e)`` (0 for all zeros)."""
+    return math.frexp(float(t.abs().max()))[1]

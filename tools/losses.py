@@ -50,6 +50,9 @@ class _Loss:
         output = v.check_tensor("output", output)
         target = v.check_tensor("target", target)
         v.check_matrix("output", output)
+        v.check_real_float("output", output)
+        v.check_has_columns("output", output)
+        v.check_real_float("target", target)
         if target.shape != output.shape:
             raise ValueError(
                 f"target must have the shape of output "
@@ -62,8 +65,22 @@ class _Loss:
         return output, target
 
     def forward(self, output: Any, target: Any) -> torch.Tensor:
-        """The loss of ``output`` against ``target``, a 0-d tensor."""
-        return self._forward(*self._check(output, target))
+        """The loss of ``output`` against ``target``, a 0-d tensor.
+
+        ``ValueError`` if it overflows the dtype (finite but huge inputs);
+        the loss then keeps what it kept before.
+        """
+        output, target = self._check(output, target)
+        kept = self._output, self._target
+        loss = self._forward(output, target)
+        if not bool(torch.isfinite(loss).all()):
+            self._output, self._target = kept
+            v.check_not_overflowed(
+                f"the {self.name} loss of output against target",
+                loss,
+                self._overflow_hint(output, target),
+            )
+        return loss
 
     __call__ = forward
 
@@ -75,7 +92,20 @@ class _Loss:
                 "forward(output, target): there is no loss to "
                 "differentiate yet"
             )
-        return self._backward()
+        grad = self._backward()
+        v.check_not_overflowed(
+            f"dL/d(output) of the {self.name} loss",
+            grad,
+            self._overflow_hint(self._output, self._target),
+        )
+        return grad
+
+    def _overflow_hint(self, output: torch.Tensor, target: Any) -> str:
+        """What made the loss or its gradient too large, for messages."""
+        return (
+            f"largest |output| is {v.largest(output)}, largest |target| "
+            f"is {v.largest(target)}; scale them down"
+        )
 
     # -- unchecked, for the training loop ------------------------------
     def _forward(
@@ -149,6 +179,14 @@ class CrossEntropyLoss(_Loss):
         self, output: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
         return cross_entropy_with_logits(target, output)
+
+    def _overflow_hint(self, output: torch.Tensor, target: Any) -> str:
+        half = output.amax(dim=1) / 2 - output.amin(dim=1) / 2
+        return (
+            "the logits (output) of a row span 2 x "
+            f"{float(half.max()):.3g} (largest minus smallest), and "
+            "log-softmax subtracts them; scale them down"
+        )
 
     def _backward(self) -> torch.Tensor:
         return logits_grad(self._target, softmax(self._output))

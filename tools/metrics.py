@@ -40,6 +40,13 @@ def _as_pair(
         return type(x).__name__
 
     if is_number(first) and is_number(second):
+        for x in (first, second):
+            if isinstance(x, numbers.Integral) and abs(x) > _EXACT_INT:
+                raise ValueError(
+                    f"{a} and {b} must fit in a float64 exactly, got the "
+                    f"integer {x}: above 2**53 a float64 rounds integers, "
+                    "so different ones could compare equal"
+                )
         try:
             pair = torch.tensor(
                 [float(first), float(second)], dtype=torch.float64
@@ -65,6 +72,8 @@ def _as_pair(
         if first.numel() == 0:
             raise ValueError(f"{a} and {b} must not be empty")
         v.check_like(a, first, second.device, second.dtype, b)
+        for name, t in ((a, first), (b, second)):
+            _check_exact_in_float64(name, t)
         x, y = first.detach().double(), second.detach().double()
     else:
         raise TypeError(
@@ -74,6 +83,45 @@ def _as_pair(
     v.check_finite(a, x)
     v.check_finite(b, y)
     return x, y
+
+
+_EXACT_INT = 2**53  # every integer up to this is exact in a float64
+
+
+def _check_exact_in_float64(name: str, t: torch.Tensor) -> None:
+    """Refuse an integer tensor with entries a float64 cannot hold exactly
+    (int64 beyond 2**53): two different ones could become equal."""
+    if t.is_floating_point() or t.is_complex() or t.element_size() < 8:
+        return
+    if not t.numel():
+        return
+    # from the extremes in Python ints: abs() of -2**63 wraps in int64
+    top = max(abs(int(t.detach().max())), abs(int(t.detach().min())))
+    if top > _EXACT_INT:
+        raise ValueError(
+            f"{name} must fit in a float64 exactly, but it holds integers "
+            f"above 2**53 (largest |{name}| is {top}), which a float64 "
+            "rounds, so different ones could compare equal"
+        )
+
+
+#: The smallest positive float64 (2**-1074). A relative error between
+#: different inputs that is too small for a float64 is rounded up to it,
+#: so that 0.0 always means "equal".
+SMALLEST_ERROR = 5e-324
+
+
+def _nonzero_if_different(error: float, different: bool) -> float:
+    """``error``, or :data:`SMALLEST_ERROR` where it underflowed to 0 for
+    inputs that differ."""
+    return SMALLEST_ERROR if error == 0 and different else error
+
+
+def _scale_by_power_of_two(t: torch.Tensor, k: int) -> torch.Tensor:
+    """``t * 2**k``, exactly unless an entry underflows (``|k|`` up to
+    about 2100: two steps, as ``2**k`` alone may not fit in a float64)."""
+    half = k // 2
+    return t * 2.0**half * 2.0 ** (k - half)
 
 
 def _abs_diff_over(
@@ -148,9 +196,11 @@ def max_relative_error(
 ) -> float:
     """Norm-wise relative error ``max|actual - expected| / max|expected|``.
 
-    0 when both are all zeros; ``ValueError`` when only ``expected`` is, or
-    when the error is too large for a float64 (``expected`` at most 1e-320 in
-    magnitude against an ``actual`` of 1, say). Finite inputs never give inf.
+    0 only when they are equal (an error too small for a float64 is
+    rounded up to 5e-324). ``ValueError`` when only ``expected`` is all
+    zeros, or when the error is too large for a float64 (``expected`` at
+    most 1e-320 in magnitude against an ``actual`` of 1, say). Finite
+    inputs never give inf.
 
     >>> max_relative_error(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 4.0]))
     0.5
@@ -165,6 +215,7 @@ def max_relative_error(
             "use an absolute error"
         )
     error = float(_abs_diff_over(a, e, scale).max())
+    error = _nonzero_if_different(error, not bool(torch.equal(a, e)))
     if error == float("inf"):
         raise ValueError(
             "the relative error of actual against expected is too large for "

@@ -81,6 +81,11 @@ def source_markdown(obj: Any) -> str:
             f"file, got {obj!r}"
         ) from exc
     source = textwrap.dedent("".join(lines))
+    if not _parses(source):
+        # a lambda in the middle of a statement (on a continuation line,
+        # say): its lines alone are no Python; show the whole statement
+        lines, first = _statement_lines(path, first, obj)
+        source = textwrap.dedent("".join(lines))
     code, doc = _split_docstring(source)
     last = first + len(lines) - 1
     parts = [_caption(obj, path, first, last)]
@@ -88,6 +93,57 @@ def source_markdown(obj: Any) -> str:
         parts.append(_doc_markdown(doc))
     parts.append("```python\n" + code.rstrip() + "\n```")
     return "\n\n".join(p for p in parts if p)
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except SyntaxError:
+        return False
+    return True
+
+
+def _statement_lines(path: Path, line: int, obj: Any) -> tuple[list, int]:
+    """The lines of the innermost statement of ``path`` that holds line
+    ``line`` (with any statement sharing a line with it, as after a
+    ``;``), and the number of its first line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise TypeError(
+            f"obj must be a function, method or class whose source can be "
+            f"read, but the file of {obj!r} cannot be parsed"
+        ) from exc
+    statements = [n for n in ast.walk(tree) if isinstance(n, ast.stmt)]
+    holding = [n for n in statements if n.lineno <= line <= _end(n)]
+    if not holding:
+        raise TypeError(f"no statement of {path.name} holds line {line}")
+    inner = min(holding, key=lambda n: (_end(n) - n.lineno, -n.lineno))
+    parents = {
+        child: node
+        for node in statements
+        for child in ast.iter_child_nodes(node)
+    }
+    outer, node = set(), inner
+    while node in parents:
+        node = parents[node]
+        outer.add(node)
+    start, end = inner.lineno, _end(inner)
+    changed = True
+    while changed:  # take in statements that share a line (after a ;)
+        changed = False
+        for n in statements:
+            if n in outer or (n.lineno >= start and _end(n) <= end):
+                continue
+            if n.lineno <= end and _end(n) >= start:
+                start, end = min(n.lineno, start), max(_end(n), end)
+                changed = True
+    return text.splitlines(keepends=True)[start - 1 : end], start
+
+
+def _end(node: ast.stmt) -> int:
+    return node.end_lineno or node.lineno
 
 
 def _caption(obj: Any, path: Path, first: int, last: int) -> str:

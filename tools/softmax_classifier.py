@@ -21,6 +21,7 @@ every gradient with ``torch.autograd``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -159,13 +160,24 @@ class SoftmaxClassifier(_LinearModel):
         where one does (logits of order 1e4).
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
-        return self._ce_of_logits(self._checked_affine(x, "logits"), y_true)
+        loss = self._ce_of_logits(self._checked_affine(x, "logits"), y_true)
+        if not math.isfinite(loss):  # the logits above were overwritten
+            z = self._affine(x)
+            half = float((z.amax(dim=1) / 2 - z.amin(dim=1) / 2).max())
+            raise ValueError(
+                f"the cross-entropy of the logits against y_true overflowed "
+                f"{self.dtype}: the logits of a row span 2 x {half:.3g} "
+                "(largest minus smallest); scale the inputs"
+            )
+        return loss
 
     @staticmethod
     def _ce_of_logits(z: torch.Tensor, y_true: torch.Tensor) -> float:
         """``-1/m sum_ij Y_ij log softmax(Z)_ij``, computed in place in the
-        fresh logits ``z``, which are not needed afterwards."""
-        return float(-_log_softmax_(z).mul_(y_true).sum() / z.shape[0])
+        fresh logits ``z``, which are not needed afterwards. A term with
+        ``Y_ij = 0`` is 0 even where log softmax is -inf (not NaN)."""
+        log_p = _log_softmax_(z).masked_fill_(y_true == 0, 0)
+        return float(-log_p.mul_(y_true).sum() / z.shape[0])
 
     def gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
@@ -177,7 +189,7 @@ class SoftmaxClassifier(_LinearModel):
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return self._gradients(x, y_true, y_pred)
+        return self._checked_gradients(*self._gradients(x, y_true, y_pred), x)
 
     def _gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
