@@ -200,6 +200,10 @@ PRINT_PROBE = """() => {
   };
 }"""
 
+# The page and every file it loaded (scripts, styles, fonts, images), by URL.
+RESOURCES = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+  .map(e => e.name.split('#')[0].split('?')[0])"""
+
 PHONE_PROBE = """() => ({equations: window.__book.equations(), sideways: window.__book.pageScrollsSideways()})"""
 
 
@@ -211,9 +215,10 @@ def font_codepoints(font: Path) -> frozenset[int]:
 
 
 @functools.lru_cache(maxsize=None)
-def gzip_size(body: bytes) -> int:
-    """Bytes of ``body`` gzip-compressed (most pages share their scripts, fonts and styles)."""
-    return len(gzip.compress(body, 6))
+def file_weight(file: Path) -> tuple[int, int]:
+    """Bytes of ``file``, and gzip-compressed (most pages share their scripts, fonts, styles)."""
+    body = file.read_bytes()
+    return len(body), len(gzip.compress(body, 6))
 
 
 @functools.lru_cache(maxsize=None)
@@ -227,8 +232,8 @@ class PageReport:
     links and images, unrendered math); the other lists feed one test each."""
 
     problems: list[str] = dataclasses.field(default_factory=list)
-    bytes: int = 0  # response bodies as served (our server, like a file system, does not compress)
-    gzip_bytes: int = 0  # the same bodies gzip-compressed, as most web servers would send them
+    bytes: int = 0  # the files the page loads, as served (our server, like a file system, does not compress)
+    gzip_bytes: int = 0  # the same files gzip-compressed, as most web servers would send them
     wide_code: list[dict] = dataclasses.field(default_factory=list)  # at 1280 px
     code_column: dict | None = None  # at 1280 px
     wide_equations: dict[str, list[dict]] = dataclasses.field(default_factory=dict)  # by width
@@ -312,17 +317,20 @@ async def screenshot(page, name: str, full_page: bool = False) -> None:
         await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
-async def check_page(browser, base: str, built: Path, page_path: str) -> PageReport:
-    """Open one page; report what is wrong with it at 1280 px, in print and at 390 px."""
+async def check_page(context, base: str, built: Path, page_path: str) -> PageReport:
+    """Open one page in ``context``; report what is wrong with it at 1280 px, in print and at
+    390 px, and what it weighs."""
     started = time.monotonic()
     since = [started]
-    page = await new_page(browser)
+    page = await context.new_page()
+    await page.set_viewport_size({"width": WIDTHS["desktop"], "height": 900})
+    page.problems = []
+    watch(page, page.problems)
     report = PageReport(page.problems)
-    responses, inflight = [], set()
+    inflight = set()
     page.on("request", lambda r: inflight.add(r))
     page.on("requestfinished", lambda r: inflight.discard(r))
     page.on("requestfailed", lambda r: inflight.discard(r))
-    page.on("response", lambda response: responses.append(response))
     try:
         await page.goto(base + page_path, wait_until="load")
         local = built / page_path
@@ -397,19 +405,20 @@ async def check_page(browser, base: str, built: Path, page_path: str) -> PageRep
         await screenshot(page, name + "-390", full_page=True)
         report.lap("screenshot-390", since)
 
+        # Weight: every file the page asked for (the browser's resource timing lists them, also
+        # when they came from the cache that the pages share), as served: our server, like a
+        # file system, sends each file as it is.
         await settle(page, inflight)
-        for response in responses:
-            if 300 <= response.status < 400:
-                continue
-            try:
-                body = await response.body()
-            except Exception:  # a page navigated away from (index.html forwards): the file it was
-                body = (built / urlparse(response.url).path.lstrip("/")).read_bytes()
-            report.bytes += len(body)
-            report.gzip_bytes += gzip_size(body)
+        urls = await page.evaluate(RESOURCES)
+        files = {built / page_path} | {built / urlparse(u).path.lstrip("/") for u in urls
+                                       if urlparse(u).netloc == urlparse(base).netloc}
+        for file in sorted(f for f in files if f.is_file()):
+            size, packed = file_weight(file)
+            report.bytes += size
+            report.gzip_bytes += packed
         report.lap("weigh", since)
     finally:
-        await page.context.close()
+        await page.close()
     report.seconds = time.monotonic() - started
     return report
 
@@ -598,7 +607,10 @@ BROKEN_PAGE = "_broken_test_page.html"  # "_": not one of the book's pages
 
 
 async def checker_notices_broken_pages(browser, base: str, built: Path) -> list[str]:
-    return (await check_page(browser, base, built, BROKEN_PAGE)).problems
+    context = await browser.new_context()
+    report = await check_page(context, base, built, BROKEN_PAGE)
+    await context.close()
+    return report.problems
 
 
 SCENARIOS = {
@@ -634,6 +646,9 @@ async def walk_book(executable: str, base: str, built: Path, pages: list[str]) -
     limit = asyncio.Semaphore(CONCURRENCY)
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        # The pages share one context, and so the browser's cache: a script or font common to
+        # all of them is fetched and compiled once (page weights do not depend on it).
+        pages_context = await browser.new_context()
 
         async def run(task):
             async with limit:
@@ -644,9 +659,10 @@ async def walk_book(executable: str, base: str, built: Path, pages: list[str]) -
 
         names = list(SCENARIOS)
         jobs = [functools.partial(SCENARIOS[name], browser, base, built) for name in names]
-        jobs += [functools.partial(check_page, browser, base, built, page) for page in pages]
+        jobs += [functools.partial(check_page, pages_context, base, built, page) for page in pages]
         # The scenarios first: each is a longer chain of steps than a page's visit.
         results = await asyncio.gather(*(run(job) for job in jobs))
+        await pages_context.close()
         await browser.close()
     scenarios = {name: value for name, (ok, value) in zip(names, results)}
     failed = {name: value for name, (ok, value) in zip(names, results) if not ok}
