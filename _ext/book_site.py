@@ -37,7 +37,11 @@
    stylesheet and a Binder configuration (pointing at someone else's repository) on every page,
    although the book has no live-code button (``launch_buttons: thebe`` is off). They are taken
    out of the pages and not published.
-10. ``_ext/static/book-site.js``: printing opens every collapsed cell and solution; a narrow
+10. A search index of words, not TeX. Sphinx indexes the source of every formula, so that
+    ``frac`` matched 12 pages and ``mathbf`` 14; formulas are left out of the index (their
+    words, "softmax", "Jacobian", are in the prose around them). And no empty general index
+    page (``html_use_index: false`` in ``_config.yml``): the book has no index entries.
+11. ``_ext/static/book-site.js``: printing opens every collapsed cell and solution; a narrow
     screen's drawers close after a tap on one of their links; no tooltip stays after a tap. The
     print and narrow-screen rules of ``book-site.css`` go with it (code lines of 79 characters
     on A4; a visible cue on a display equation wider than the screen).
@@ -49,8 +53,10 @@ import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.search import IndexBuilder
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -259,11 +265,27 @@ def trim_font_awesome(out: Path) -> None:
         subset.save_font(face, str(font), options)
 
 
+_collect_words = getattr(IndexBuilder, "_word_collector", None)
+
+
+def collect_words_but_formulas(self: IndexBuilder, doctree: nodes.document):
+    """Sphinx 7.4's IndexBuilder._word_collector (it has no option to skip a node), on a copy
+    of the page without its formulas."""
+    copy = doctree.deepcopy()
+    for formula in list(copy.findall(lambda node: isinstance(node, (nodes.math, nodes.math_block)))):
+        formula.parent.remove(formula)
+    return _collect_words(self, copy)
+
+
 def add_static_path(app: Sphinx, config) -> None:
     config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
 
 
 def setup(app: Sphinx) -> dict:
+    if _collect_words is None:
+        raise ExtensionError("book_site: this Sphinx has no IndexBuilder._word_collector (written "
+                             "for 7.4): adapt collect_words_but_formulas to it")
+    IndexBuilder._word_collector = collect_words_but_formulas
     app.connect("config-inited", check_config)
     app.connect("config-inited", add_static_path)
     app.add_css_file("book-site.css")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -95,3 +96,13 @@ def test_the_regex_catches_remote_assets():
     assert REMOTE_ASSET.search("<link rel='stylesheet' href='//fonts.example.org/x.css'>")
     assert not REMOTE_ASSET.search('<script src="../_static/mathjax/es5/tex-mml-chtml.js"></script>')
     assert not REMOTE_ASSET.search('<a href="https://colab.research.google.com/">Colab</a>')
+
+
+def test_the_search_index_holds_words_not_tex(built_book):
+    """Formulas are left out of the search index (_ext/book_site.py): ``frac`` matched 12 pages."""
+    index = (built_book / "searchindex.js").read_text()
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
+    assert {"softmax", "jacobian", "backpropag"} & set(terms), "the index lost the prose"
+    tex = sorted({"frac", "mathbf", "operatornam", "qquad", "begin", "lvert", "varphi"} & set(terms))
+    assert tex == [], f"TeX commands indexed as words: {tex}"
+    assert not (built_book / "genindex.html").exists(), "the empty general index is published"
