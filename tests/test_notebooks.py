@@ -12,6 +12,7 @@ rule with an output it refuses and a near miss it accepts.
 
 from __future__ import annotations
 
+import ast
 import functools
 import io
 import re
@@ -1003,3 +1004,122 @@ def test_outputs_and_comments_cite_equations_one_way(path):
 def test_every_figure_has_a_caption_and_alt_text(path):
     nb = nbformat.read(path, as_version=4)
     assert figure_problems(nb) == []
+
+
+def _parsed(source: str) -> ast.AST | None:
+    lines = [
+        "" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.splitlines()
+    ]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _own(node: ast.AST) -> bool:
+    """``self`` or ``super()``: a subclass (a layer written in the notebook)
+    may use what its base class keeps for subclasses."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    return getattr(node, "id", "") in ("self", "super")
+
+
+def private_name_problems(nb: dict) -> list[str]:
+    """Code a learner copies uses public names only: no ``import _x`` and no
+    ``obj._x``, except as what ``show_source(...)`` shows."""
+    problems: list[str] = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        tree = _parsed("".join(cell.get("source", "")))
+        if tree is None:
+            continue
+        shown: set[int] = set()
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", ""))
+                == "show_source"
+            ):
+                shown.update(id(n) for arg in node.args for n in ast.walk(arg))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                problems += [
+                    f"cell {i}: imports {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and id(node) not in shown
+                and not _own(node.value)
+            ):
+                problems.append(
+                    f"cell {i}: uses the private name .{node.attr}"
+                )
+    return problems
+
+
+def figure_style_problems(nb: dict) -> list[str]:
+    """A notebook that draws a figure calls ``tools.use_book_style()`` first,
+    so that every chapter's figures look alike."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        if "use_book_style(" in "".join(cell.get("source", "")):
+            return []
+        if any(
+            mime.startswith("image/")
+            for out in cell.get("outputs", [])
+            for mime in out.get("data", {})
+        ):
+            return [
+                f"cell {i}: draws a figure before any tools.use_book_style()"
+            ]
+    return []
+
+
+def test_private_name_checker():
+    shown = _code(
+        "display(show_source(tools.layers._Activation._backward))\n"
+        "show_source(LinearRegression._affine)\n"
+        "print(model.__class__, x.__len__())\n"
+        "class Broken(Sigmoid):\n"
+        "    def _backward(self, g):\n"
+        "        return super()._backward(g) * self._input"
+    )
+    assert private_name_problems(_nb(shown)) == []
+    for source, what in [
+        (
+            "from tools.layers import Linear, _Activation",
+            "imports _Activation",
+        ),
+        ("tools.training._one_epoch(model)", "private name ._one_epoch"),
+        ("loss = model._forward(x)", "private name ._forward"),
+    ]:
+        problems = private_name_problems(_nb(_code(source)))
+        assert len(problems) == 1 and what in problems[0], problems
+
+
+def test_figure_style_checker():
+    styled = _code("tools.use_book_style()")
+    assert figure_style_problems(_nb(styled, _figure())) == []
+    assert figure_style_problems(_nb(_ran("print(1)", 1))) == []
+    assert figure_style_problems(_nb(_figure(), styled)) == [
+        "cell 1: draws a figure before any tools.use_book_style()"
+    ]
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_learner_code_uses_public_names(path):
+    nb = nbformat.read(path, as_version=4)
+    assert private_name_problems(nb) == []
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_figures_are_drawn_in_the_book_style(path):
+    nb = nbformat.read(path, as_version=4)
+    assert figure_style_problems(nb) == []
