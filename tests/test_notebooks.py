@@ -1123,3 +1123,105 @@ def test_learner_code_uses_public_names(path):
 def test_figures_are_drawn_in_the_book_style(path):
     nb = nbformat.read(path, as_version=4)
     assert figure_style_problems(nb) == []
+
+
+# -- cross-links -----------------------------------------------------------
+_MENTION = re.compile(
+    r"\b[Nn]otebooks?\s+(?P<notebook>\d+\.\d+)\b"
+    r"|\bMath\s+(?P<math>\d+)\b"
+    r"|\b[Cc]hapters?\s+(?P<chapter>\d+)\b(?!\.\d)"
+)
+_LINK = re.compile(r"\[[^\]]*\]\([^)]*\)|\{(?:doc|ref|numref)\}`[^`]*`")
+_INLINE_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.DOTALL)
+
+
+def own_names(path: Path) -> set[str]:
+    """How the text may name the page ``path`` itself (no link needed)."""
+    chapter = path.parent.name.split("-", 1)[0]
+    names = {f"chapter {chapter}"}
+    parts = path.stem.split("-")
+    if path.suffix == ".ipynb" and parts[1] == "math":
+        names.add(f"math {parts[0]}")
+    elif path.suffix == ".ipynb" and parts[1].isdigit():
+        names.add(f"notebook {parts[0]}.{parts[1]}")
+    return names
+
+
+def unlinked_mentions(
+    text: str, own: set[str], kinds=("notebook", "math", "chapter")
+) -> list[str]:
+    """Mentions of another notebook or chapter ("notebook 1.1", "Math 2",
+    "chapter 3") that are not the text of a link."""
+    text = _INLINE_MATH.sub(lambda m: " " * len(m.group(0)), text)
+    links = [m.span() for m in _LINK.finditer(text)]
+    found = []
+    for m in _MENTION.finditer(text):
+        kind = next(k for k, v in m.groupdict().items() if v)
+        name = f"{kind} {m.group(kind)}"
+        if kind not in kinds or name in own:
+            continue
+        if any(a <= m.start() < b for a, b in links):
+            continue
+        found.append(m.group(0))
+    return found
+
+
+def crosslink_problems(path: Path) -> list[str]:
+    """CONTRIBUTING.md: when a notebook or page mentions another notebook or
+    chapter, link it. On the pages (chapter maps, the notation table) only
+    the mentions of a notebook in the prose are checked."""
+    own = own_names(path)
+    kinds = ("notebook", "math", "chapter")
+    if path.suffix == ".md":
+        kinds = ("notebook", "math")
+        prose = [
+            line
+            for line in path.read_text().splitlines()
+            if not line.lstrip().startswith("|")
+        ]
+        texts = [("page", "\n".join(prose))]
+    else:
+        nb = nbformat.read(path, as_version=4)
+        texts = [
+            (f"cell {i}", cell.source)
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "markdown"
+        ]
+    return [
+        f"{where}: {mention!r} is not a link"
+        for where, text in texts
+        for mention in unlinked_mentions(text, own, kinds)
+    ]
+
+
+def test_crosslink_checker():
+    own = own_names(CONTENT / "3-mlp" / "3-1-mlp-from-scratch.ipynb")
+    assert own == {"chapter 3", "notebook 3.1"}
+    assert own_names(CONTENT / "2-c" / "2-math-softmax.ipynb") == {
+        "chapter 2",
+        "math 2",
+    }
+    text = (
+        "As notebook 1.1 showed, and [Math 2](../2-c/2-math.ipynb) derives, "
+        "{doc}`chapter 2 <../2-c/classification>` and this chapter 3 page; "
+        "see chapter 1.4 of the book, $chapter 2$, and Math 1."
+    )
+    assert unlinked_mentions(text, own) == ["notebook 1.1", "Math 1"]
+    assert unlinked_mentions("chapter 2 and Math 1", own, ("math",)) == [
+        "Math 1"
+    ]
+
+
+def book_pages() -> list[Path]:
+    return sorted(
+        p
+        for p in CONTENT.rglob("*")
+        if p.suffix in PAGE_SUFFIXES and ".ipynb_checkpoints" not in p.parts
+    )
+
+
+@pytest.mark.parametrize(
+    "path", book_pages(), ids=lambda p: p.relative_to(CONTENT).as_posix()
+)
+def test_mentions_of_other_notebooks_and_chapters_are_links(path):
+    assert crosslink_problems(path) == []
