@@ -1,7 +1,8 @@
 """Open the built book in headless Chromium, as a reader would, with no network.
 
-Every page is opened once, in a fresh browser context (an empty cache), and every check that
-needs a page is made in that one visit, at three sizes:
+Every page is opened once, and every check that needs a page is made in that one visit, at three
+sizes (the pages share the browser's cache; a page's weight counts every file it loads all the
+same):
 
 - 1280 px (a laptop): no console error, failed request or HTTP error; every formula rendered
   by MathJax (no raw `$$` or `\\(` left, no MathJax error); every image loaded, with real alt
@@ -9,12 +10,12 @@ needs a page is made in that one visit, at three sizes:
   link (and its #anchor) resolves; no code block and no display equation wider than its box;
   every collapsed solution cell says which exercise it solves; the bytes the page loads are
   counted (`_build/page-weights.json`; the first page must stay under 1.5 MB).
+- 390 px (a phone): a display equation wider than the screen shows a cue that it goes on (the
+  scroll shadow of `_ext/static/book-site.css`); the page itself does not scroll sideways.
 - print (A4: CSS print media, 718 px, the text width of an A4 page with 10 mm margins, after
   the browser's `beforeprint` event): every collapsed cell and solution open, no display
   equation and no code block wider than the column (paper cannot scroll), a 79-character code
   line fits.
-- 390 px (a phone): a display equation wider than the screen shows a cue that it goes on (the
-  scroll shadow of `_ext/static/book-site.css`); the page itself does not scroll sideways.
 
 The pages are visited several at a time (asyncio, one browser), and so are the scenarios of
 what a reader does: open the chapter list and the page's contents at phone, tablet and desktop
@@ -58,6 +59,11 @@ FIRST_PAGE_BUDGET = 1_500_000
 CHAPTER = "content/2-classification/classification.html"
 NOTEBOOK = "content/2-classification/2-1-multiclass-classification.html"
 PRINTED = "content/3-multilayer-perceptron/3-1-mlp-from-scratch.html"  # solutions of all kinds
+# What a reader does with the menus, buttons and downloads does not depend on the page: the
+# scenarios use light ones (few formulas), since each loads its page afresh.
+LIGHT_PAGE = "content/intro.html"
+LIGHT_NOTEBOOK = "content/2-classification/2-2-multiclass-classification-keras.html"
+MENU_TARGET = "content/appendix/benchmarks.html"  # a top-level entry of the chapter list
 WIDTHS = {"phone": 390, "tablet": 800, "desktop": 1280}
 # A4 is 210 mm wide; less Chrome's default print margins (about 10 mm a side) that is 190 mm,
 # 718 CSS pixels at 96 px per inch.
@@ -122,9 +128,9 @@ def site(built_book):
 # Every element, or ::before / ::after, drawn with an icon font: its font and the characters.
 ICONS_SHOWN = """() => {
   const shown = [];
-  // MathJax's glyphs (thousands of elements) are drawn with its own fonts: skip its subtrees.
+  // MathJax's glyphs and highlighted code (thousands of elements) draw no icon: skip them.
   const walker = document.createTreeWalker(document.documentElement, NodeFilter.SHOW_ELEMENT,
-    {acceptNode: el => el.tagName === 'MJX-CONTAINER' ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
+    {acceptNode: el => el.tagName === 'MJX-CONTAINER' || el.tagName === 'PRE' ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT});
   for (let el = walker.currentNode; el; el = walker.nextNode()) {
     if (!el.getClientRects().length) continue;  // not rendered (display: none)
     for (const pseudo of ['::before', '::after']) {
@@ -388,18 +394,6 @@ async def check_page(context, base: str, built: Path, page_path: str) -> PageRep
         await screenshot(page, name, full_page=True)
         report.lap("screenshot", since)
 
-        # Paper: print media at the A4 text width, after the event the browser sends before it prints.
-        await page.set_viewport_size({"width": PRINT_WIDTH, "height": 1000})
-        await page.emulate_media(media="print")
-        await page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
-        printed = await page.evaluate(PRINT_PROBE)
-        await page.evaluate("() => window.dispatchEvent(new Event('afterprint'))")
-        await page.emulate_media(media="screen")
-        report.print_closed = printed["closed"]
-        report.print_wide_code, report.print_code_column = printed["wideBlocks"], printed["codeColumn"]
-        report.wide_equations["print"] = [e for e in printed["equations"] if e["overflow"] > 1]
-        report.lap("print", since)
-
         # A phone.
         await page.set_viewport_size({"width": WIDTHS["phone"], "height": 844})
         phone = await page.evaluate(PHONE_PROBE)
@@ -408,6 +402,17 @@ async def check_page(context, base: str, built: Path, page_path: str) -> PageRep
         report.lap("phone", since)
         await screenshot(page, name + "-390", full_page=True)
         report.lap("screenshot-390", since)
+
+        # Paper, last (the page is not put back): print media at the A4 text width, after the
+        # event the browser sends before it prints.
+        await page.set_viewport_size({"width": PRINT_WIDTH, "height": 1000})
+        await page.emulate_media(media="print")
+        await page.evaluate("() => window.dispatchEvent(new Event('beforeprint'))")
+        printed = await page.evaluate(PRINT_PROBE)
+        report.print_closed = printed["closed"]
+        report.print_wide_code, report.print_code_column = printed["wideBlocks"], printed["codeColumn"]
+        report.wide_equations["print"] = [e for e in printed["equations"] if e["overflow"] > 1]
+        report.lap("print", since)
 
         # Weight: every file the page asked for (the browser's resource timing lists them, also
         # when they came from the cache that the pages share), as served: our server, like a
@@ -453,18 +458,19 @@ async def narrow_menus(browser, base: str, width: int) -> None:
     from playwright.async_api import expect
 
     page = await new_page(browser, width, 800, has_touch=True, is_mobile=width < 500)
-    await page.goto(base + NOTEBOOK, wait_until="load")
+    await page.goto(base + LIGHT_PAGE, wait_until="load")
     await assert_no_top_bar(page)
     chapters = page.locator(CHAPTER_LINKS)
     await expect(chapters.first).not_to_be_in_viewport()  # narrow: the list starts hidden
     await screenshot(page, f"nav-{width}-start")
 
     await (await the_visible(page, ".primary-toggle")).tap()
-    target = chapters.filter(has_text="2.3 Gradients through the Jacobian")
+    notebook = MENU_TARGET.rsplit("/", 1)[1]
+    target = chapters.locator(f"xpath=self::*[substring(@href, string-length(@href) - {len(notebook) - 1}) = '{notebook}']")
     await expect(target).to_be_in_viewport()
     await screenshot(page, f"nav-{width}-chapters-open")
     await target.tap()
-    await page.wait_for_url("**/2-3-gradients-through-the-jacobian.html")
+    await page.wait_for_url(f"**/{notebook}")
 
     contents = page.locator(CONTENTS_LINKS)
     await expect(contents.first).not_to_be_in_viewport()
@@ -476,7 +482,7 @@ async def narrow_menus(browser, base: str, width: int) -> None:
     await screenshot(page, f"nav-{width}-contents-open")
     anchor = await section.get_attribute("href")
     await section.tap()
-    await page.wait_for_url(f"**/2-3-gradients-through-the-jacobian.html{anchor}")
+    await page.wait_for_url(f"**/{notebook}{anchor}")
     await expect(drawer, "the contents drawer stays open after a tap on a section").not_to_have_attribute("open", "")
     await expect(page.locator(anchor)).to_be_in_viewport()
     await page.wait_for_timeout(700)  # longer than the tooltips' delay
@@ -491,7 +497,7 @@ async def wide_menu(browser, base: str) -> None:
 
     width = WIDTHS["desktop"]
     page = await new_page(browser, width, 800)
-    await page.goto(base + NOTEBOOK, wait_until="load")
+    await page.goto(base + LIGHT_PAGE, wait_until="load")
     await assert_no_top_bar(page)
     chapters, contents = page.locator(CHAPTER_LINKS), page.locator(CONTENTS_LINKS)
     await expect(chapters.first).to_be_in_viewport()
@@ -505,8 +511,9 @@ async def wide_menu(browser, base: str) -> None:
     await menu.click()
     await expect(chapters.first).to_be_in_viewport()
     await screenshot(page, f"nav-{width}-chapters-restored")
-    await chapters.filter(has_text="2. Classification").first.click()
-    await page.wait_for_url(f"**/{CHAPTER}")
+    await chapters.locator(f"xpath=self::*[contains(@href, '{MENU_TARGET.rsplit('/', 1)[1]}')]").first.click()
+    await page.wait_for_url(f"**/{MENU_TARGET}")
+    await wait_until_ready(page)
     assert page.problems == []
     await page.context.close()
 
@@ -515,7 +522,7 @@ async def taps_leave_no_tooltip(browser, base: str) -> None:
     """On a touch screen a tap on the colour-mode or search button leaves no tooltip floating
     over the text; a mouse still gets its tooltip."""
     page = await new_page(browser, WIDTHS["phone"], 844, has_touch=True, is_mobile=True)
-    await page.goto(base + NOTEBOOK, wait_until="load")
+    await page.goto(base + LIGHT_PAGE, wait_until="load")
     tooltips = page.locator(".tooltip")
     await (await the_visible(page, ".theme-switch-button")).tap()
     await page.wait_for_timeout(800)  # the tooltips show after 500 ms
@@ -524,14 +531,14 @@ async def taps_leave_no_tooltip(browser, base: str) -> None:
     await (await the_visible(page, ".search-button")).tap()
     await page.wait_for_timeout(800)
     await page.keyboard.press("Escape")  # close the search dialog
-    await page.wait_for_timeout(300)
+    await page.locator("#pst-search-dialog").wait_for(state="hidden")
     await screenshot(page, "tap-search")
     assert await tooltips.count() == 0, "a tooltip stays after tapping the search button"
     assert page.problems == []
     await page.context.close()
 
     page = await new_page(browser, WIDTHS["desktop"], 800)
-    await page.goto(base + NOTEBOOK, wait_until="load")
+    await page.goto(base + LIGHT_PAGE, wait_until="load")
     await (await the_visible(page, ".theme-switch-button")).hover()
     await page.locator(".tooltip").wait_for(state="visible", timeout=3000)
     await page.context.close()
@@ -561,13 +568,13 @@ async def printing_opens_everything(browser, base: str) -> None:
 
 async def download_notebook(browser, base: str) -> None:
     page = await new_page(browser)
-    await page.goto(base + NOTEBOOK, wait_until="load")
+    await page.goto(base + LIGHT_NOTEBOOK, wait_until="load")
     await page.get_by_role("button", name="Download this page").click()
     link = page.locator("a.dropdown-item", has_text=".ipynb")
     async with page.expect_download(timeout=10_000) as info:
         await link.click()
     download = await info.value
-    assert download.suggested_filename == "2-1-multiclass-classification.ipynb"
+    assert download.suggested_filename == LIGHT_NOTEBOOK.rsplit("/", 1)[1].replace(".html", ".ipynb")
     assert "cells" in json.loads(Path(await download.path()).read_text())
     assert len(page.context.pages) == 1, "the download also opened a tab"
     assert page.problems == []
@@ -636,6 +643,7 @@ class Walk:
     scenarios: dict[str, object]  # name: what it returned, or the traceback of its failure
     failed: dict[str, str]
     seconds: float
+    job_seconds: dict[str, float]  # each scenario's and page's, from its start to its end
 
     def scenario(self, name: str):
         if name in self.failed:
@@ -654,18 +662,22 @@ async def walk_book(executable: str, base: str, built: Path, pages: list[str]) -
         # all of them is fetched and compiled once (page weights do not depend on it).
         pages_context = await browser.new_context()
 
-        async def run(task):
+        async def run(name, task):
             async with limit:
+                started = time.monotonic()
                 try:
                     return True, await task()
                 except Exception:
                     return False, traceback.format_exc()
+                finally:
+                    seconds[name] = round(time.monotonic() - started, 2)
 
         names = list(SCENARIOS)
         jobs = [functools.partial(SCENARIOS[name], browser, base, built) for name in names]
         jobs += [functools.partial(check_page, pages_context, base, built, page) for page in pages]
         # The scenarios first: each is a longer chain of steps than a page's visit.
-        results = await asyncio.gather(*(run(job) for job in jobs))
+        seconds: dict[str, float] = {}
+        results = await asyncio.gather(*(run(name, job) for name, job in zip([*names, *pages], jobs)))
         await pages_context.close()
         await browser.close()
     scenarios = {name: value for name, (ok, value) in zip(names, results)}
@@ -673,7 +685,7 @@ async def walk_book(executable: str, base: str, built: Path, pages: list[str]) -
     reports = {}
     for page, (ok, value) in zip(pages, results[len(names):]):
         reports[page] = value if ok else PageReport([f"the visit failed:\n{value}"])
-    return Walk(reports, scenarios, failed, time.monotonic() - started)
+    return Walk(reports, scenarios, failed, time.monotonic() - started, seconds)
 
 
 @pytest.fixture(scope="module")
@@ -691,7 +703,7 @@ def walk(site, book_pages) -> Walk:
         (built / BROKEN_PAGE).unlink()
     BUILD.mkdir(exist_ok=True)
     (BUILD / "browser-walk.json").write_text(json.dumps(
-        {"seconds": round(result.seconds, 1), "concurrency": CONCURRENCY,
+        {"seconds": round(result.seconds, 1), "concurrency": CONCURRENCY, "job_seconds": result.job_seconds,
          "pages": {page: {k: v for k, v in dataclasses.asdict(r).items() if v}
                    for page, r in result.pages.items()}}, indent=1) + "\n")
     return result
