@@ -81,7 +81,13 @@ def test_only_what_pages_load_is_published(built_book, book_pages):
     assert not (built_book / "_static/scripts/fontawesome.js").exists()
     for page in book_pages:
         assert "fontawesome.js" not in (built_book / page).read_text(), f"{page} loads the Font Awesome script"
-    assert size(built_book) < 6_000_000, f"the site weighs {size(built_book):,} bytes"
+    # What the site ships besides the book's own pages, figures and notebooks (which grow
+    # with every chapter): themes, scripts, fonts, MathJax.
+    machinery = size(built_book / "_static")
+    assert machinery < 2_500_000, f"_static weighs {machinery:,} bytes"
+    big = {f.relative_to(built_book).as_posix(): f.stat().st_size
+           for f in built_book.rglob("*") if f.is_file() and f.stat().st_size > 1_000_000}
+    assert big == {}, f"files over 1 MB in the site: {big}"
 
 
 def test_download_buttons_download(built_book):
