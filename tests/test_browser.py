@@ -540,7 +540,7 @@ async def taps_leave_no_tooltip(browser, base: str) -> None:
     page = await new_page(browser, WIDTHS["desktop"], 800)
     await page.goto(base + LIGHT_PAGE, wait_until="load")
     await (await the_visible(page, ".theme-switch-button")).hover()
-    await page.locator(".tooltip").wait_for(state="visible", timeout=3000)
+    await page.locator(".tooltip").wait_for(state="visible", timeout=10_000)
     await page.context.close()
 
 
