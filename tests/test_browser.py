@@ -58,7 +58,7 @@ FIRST_PAGE = "index.html"  # forwards to the book's first page; its bytes count 
 FIRST_PAGE_BUDGET = 1_500_000
 CHAPTER = "content/2-classification/classification.html"
 NOTEBOOK = "content/2-classification/2-1-multiclass-classification.html"
-PRINTED = "content/3-multilayer-perceptron/3-1-mlp-from-scratch.html"  # solutions of all kinds
+PRINTED = "content/2-classification/2-2-multiclass-classification-keras.html"  # hidden cells, solutions
 # What a reader does with the menus, buttons and downloads does not depend on the page: the
 # scenarios use light ones (few formulas), since each loads its page afresh.
 LIGHT_PAGE = "content/intro.html"
