@@ -1,6 +1,10 @@
 # Inside Deep Learning: the two commands of the README, and a few for authors.
 #   make book     set up .venv (if needed) and build the site into _build/html
-#   make test     set up .venv (if needed) and run every test
+#   make test     set up .venv (if needed) and run every test; at the end it prints each
+#                 notebook's nbval time and the slow suites' times, and names any over budget
+#                 (a notebook over 20 s, the browser suite over 40 s: tests/timing_report.py)
+#   make test-site  the book build and the browser walk only (BOOK_SCREENSHOTS=1 also saves
+#                 a screenshot of every page at 1280 and 390 px under _build/screenshots)
 #   make refresh  re-execute every notebook in a fresh kernel and store its outputs in place
 #   make sync     rewrite every notebook's Colab/NBViewer links and setup cell from _config.yml
 #   make figures  redraw the static figures in content/figures
@@ -21,7 +25,7 @@ JOBS ?= auto
 PYTEST_PARALLEL := -n $(JOBS) --dist loadscope --durations=10
 PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 
-.PHONY: setup browser book test test-fast test-notebooks bench mutate refresh sync figures clean
+.PHONY: setup browser book test test-fast test-site test-notebooks bench mutate refresh sync figures clean
 
 setup: $(STAMP)
 
@@ -49,6 +53,10 @@ test: $(STAMP) browser
 # Everything but the slow tests (book build, browser, fresh-environment install).
 test-fast: $(STAMP)
 	$(PYTEST) $(PYTEST_PARALLEL) --doctest-modules $(PYTEST_NOTEBOOKS) -m "not slow" tools tests content
+
+# The book build, its checks and the browser walk (every page opened once, several at a time).
+test-site: $(STAMP) browser
+	$(PYTEST) -n 0 --durations=5 tests/test_book.py tests/test_browser.py
 
 # The notebooks under nbval and their hygiene checks only (the CUDA runner's job).
 test-notebooks: $(STAMP)

@@ -33,6 +33,18 @@
 7. ``_ext/static/book-site.css``: the few places where the theme's look relied on that script.
 8. Search without raw TeX in its snippets, and with titles found whatever the punctuation
    ("cross entropy" finds "Cross-entropy"): ``_ext/static/book-search.js``, on the search page only.
+9. No live-code machinery. Jupyter Book 1 always loads sphinx-thebe, which ships a script, a
+   stylesheet and a Binder configuration (pointing at someone else's repository) on every page,
+   although the book has no live-code button (``launch_buttons: thebe`` is off). They are taken
+   out of the pages and not published.
+10. A search index of words, not TeX. Sphinx indexes the source of every formula, so that
+    ``frac`` matched 12 pages and ``mathbf`` 14; formulas are left out of the index (their
+    words, "softmax", "Jacobian", are in the prose around them). And no empty general index
+    page (``html_use_index: false`` in ``_config.yml``): the book has no index entries.
+11. ``_ext/static/book-site.js``: printing opens every collapsed cell and solution; a narrow
+    screen's drawers close after a tap on one of their links; no tooltip stays after a tap. The
+    print and narrow-screen rules of ``book-site.css`` go with it (code lines of 79 characters
+    on A4; a visible cue on a display equation wider than the screen).
 """
 
 from __future__ import annotations
@@ -41,8 +53,10 @@ import re
 import shutil
 from pathlib import Path
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.search import IndexBuilder
 from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
@@ -71,7 +85,18 @@ FA_FONTS = "_static/vendor/fontawesome/webfonts"
 FA_ICON_RULE = re.compile(r'(?P<selectors>\.fa-[a-z0-9-]+::?before(?:,\.fa-[a-z0-9-]+::?before)*)\{content:"(?P<content>[^"]*)"\}')
 FA_NAME = re.compile(r"\bfa-[a-z0-9]+(?:-[a-z0-9]+)*")
 CSS_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
-UNPUBLISHED = ["_static/scripts/fontawesome.js", "_static/scripts/fontawesome.js.LICENSE.txt", "_static/locales"]
+# sphinx-thebe's tags: its stylesheet, its configuration script, its script, and the Binder
+# configuration and kernel name it appends to each page's body.
+THEBE_TAGS = re.compile(
+    r'[ \t]*<link rel="stylesheet" type="text/css" href="[^"]*_static/sphinx-thebe\.css[^"]*" />\n?'
+    r'|[ \t]*<script>const THEBE_JS_URL = [^<]*</script>\n?'
+    r'|[ \t]*<script async="async" src="[^"]*_static/sphinx-thebe\.js[^"]*"></script>\n?'
+    r'|[ \t]*<script type="text/x-thebe-config">.*?</script>\n?'
+    r"|[ \t]*<script>kernelName = '[^']*'</script>\n?",
+    re.S,
+)
+UNPUBLISHED = ["_static/sphinx-thebe.js", "_static/sphinx-thebe.css", "_static/scripts/fontawesome.js",
+               "_static/scripts/fontawesome.js.LICENSE.txt", "_static/locales"]
 
 
 def mathjax_es5_dir() -> Path:
@@ -134,9 +159,11 @@ def add_search_script(app: Sphinx, pagename: str, templatename: str, context: di
 
 
 def rewrite_page(html: str, search_page: bool = False) -> str:
-    """Drop the Font Awesome script tag (and the search scripts, but on the search page); make
+    """Drop the Font Awesome script tag, sphinx-thebe's tags (and the search scripts, but on the
+    search page); make
     the download buttons download. Running it twice changes nothing more."""
     html = FONTAWESOME_SCRIPT.sub("", html)
+    html = THEBE_TAGS.sub("", html)
     if not search_page:
         html = SEARCH_SCRIPT.sub("", html)
 
@@ -173,10 +200,10 @@ def finish_site(app: Sphinx, exception: Exception | None) -> None:
         new = rewrite_page(html, search_page=page == out / "search.html")
         if new != html:
             page.write_text(new, encoding="utf-8")
-        if "scripts/fontawesome.js" in new:
+        if "scripts/fontawesome.js" in new or "thebe" in new.lower():
             still_loading.append(page.relative_to(out).as_posix())
     if still_loading:
-        logger.warning("book_site: pages still load fontawesome.js (did the theme change its script tag?): %s",
+        logger.warning("book_site: pages still load fontawesome.js or thebe (did the theme change its tags?): %s",
                        ", ".join(sorted(still_loading)[:5]))
     for name in UNPUBLISHED:
         path = out / name
@@ -238,14 +265,31 @@ def trim_font_awesome(out: Path) -> None:
         subset.save_font(face, str(font), options)
 
 
+_collect_words = getattr(IndexBuilder, "_word_collector", None)
+
+
+def collect_words_but_formulas(self: IndexBuilder, doctree: nodes.document):
+    """Sphinx 7.4's IndexBuilder._word_collector (it has no option to skip a node), on a copy
+    of the page without its formulas."""
+    copy = doctree.deepcopy()
+    for formula in list(copy.findall(lambda node: isinstance(node, (nodes.math, nodes.math_block)))):
+        formula.parent.remove(formula)
+    return _collect_words(self, copy)
+
+
 def add_static_path(app: Sphinx, config) -> None:
     config.html_static_path = [*config.html_static_path, str(Path(__file__).parent / "static")]
 
 
 def setup(app: Sphinx) -> dict:
+    if _collect_words is None:
+        raise ExtensionError("book_site: this Sphinx has no IndexBuilder._word_collector (written "
+                             "for 7.4): adapt collect_words_but_formulas to it")
+    IndexBuilder._word_collector = collect_words_but_formulas
     app.connect("config-inited", check_config)
     app.connect("config-inited", add_static_path)
     app.add_css_file("book-site.css")
+    app.add_js_file("book-site.js", loading_method="defer")
     app.connect("html-page-context", add_search_script, priority=100)
     app.connect("html-page-context", fix_page_context, priority=900)
     app.connect("build-finished", finish_site)

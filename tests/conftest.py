@@ -40,10 +40,17 @@ def built_book(tmp_path_factory, book_build_log) -> Path:
     """Build the book once per run, warnings as errors, into a temporary folder; return its ``_build/html``.
 
     The first worker to ask builds; any other waits on the lock and reuses the result, or the
-    failure message.
+    failure message. With ``BOOK_HTML`` set to a built site (``_build/html``), that one is used
+    instead: for an author who re-runs the browser test while changing it, not for ``make test``.
     """
     from filelock import FileLock
 
+    if os.environ.get("BOOK_HTML"):
+        built = Path(os.environ["BOOK_HTML"]).resolve()
+        assert (built / "index.html").is_file(), f"BOOK_HTML={built} holds no built book"
+        with book_build_log.open("a") as log:
+            log.write(f"reused {built}\n")
+        return built
     shared = _run_folder(tmp_path_factory)
     out, verdict = shared / "book", shared / "book-verdict.txt"
     with FileLock(str(shared / "book.lock")):

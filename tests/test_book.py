@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -80,7 +81,13 @@ def test_only_what_pages_load_is_published(built_book, book_pages):
     assert not (built_book / "_static/scripts/fontawesome.js").exists()
     for page in book_pages:
         assert "fontawesome.js" not in (built_book / page).read_text(), f"{page} loads the Font Awesome script"
-    assert size(built_book) < 6_000_000, f"the site weighs {size(built_book):,} bytes"
+    # What the site ships besides the book's own pages, figures and notebooks (which grow
+    # with every chapter): themes, scripts, fonts, MathJax.
+    machinery = size(built_book / "_static")
+    assert machinery < 2_500_000, f"_static weighs {machinery:,} bytes"
+    big = {f.relative_to(built_book).as_posix(): f.stat().st_size
+           for f in built_book.rglob("*") if f.is_file() and f.stat().st_size > 1_000_000}
+    assert big == {}, f"files over 1 MB in the site: {big}"
 
 
 def test_download_buttons_download(built_book):
@@ -95,3 +102,13 @@ def test_the_regex_catches_remote_assets():
     assert REMOTE_ASSET.search("<link rel='stylesheet' href='//fonts.example.org/x.css'>")
     assert not REMOTE_ASSET.search('<script src="../_static/mathjax/es5/tex-mml-chtml.js"></script>')
     assert not REMOTE_ASSET.search('<a href="https://colab.research.google.com/">Colab</a>')
+
+
+def test_the_search_index_holds_words_not_tex(built_book):
+    """Formulas are left out of the search index (_ext/book_site.py): ``frac`` matched 12 pages."""
+    index = (built_book / "searchindex.js").read_text()
+    terms = json.loads(index[index.index("(") + 1 : index.rindex(")")])["terms"]
+    assert {"softmax", "jacobian", "backpropag"} & set(terms), "the index lost the prose"
+    tex = sorted({"frac", "mathbf", "operatornam", "qquad", "begin", "lvert", "varphi"} & set(terms))
+    assert tex == [], f"TeX commands indexed as words: {tex}"
+    assert not (built_book / "genindex.html").exists(), "the empty general index is published"

@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import sync_notebooks  # noqa: E402
 
 NOTEBOOK = ROOT / "content/2-classification/2-1-multiclass-classification.ipynb"
-OWN = ("tools", "inside_deep_learning", "__editable__", "pip")  # what the fresh environment must not borrow
+OWN = ("tools", "inside_deep_learning", "__editable__")  # what the fresh environment must not borrow
 
 
 def setup_cell(path: Path = NOTEBOOK) -> str:
@@ -88,16 +88,17 @@ def test_setup_cell_installs_tools_in_a_fresh_environment(tmp_path):
         shutil.copy(ROOT / name, project / name)
     shutil.copytree(ROOT / "tools", project / "tools", ignore=shutil.ignore_patterns("__pycache__"))
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(wheels), str(project)], check=True, cwd=tmp_path)
-    (wheel,) = wheels.glob("inside_deep_learning-*.whl")
+    # The wheel is built while the environment is made (the two take about as long).
+    building = subprocess.Popen([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                                 "--disable-pip-version-check", "--wheel-dir", str(wheels), str(project)],
+                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+    # A fresh environment without pip's own copy (ensurepip took most of the test's time): pip,
+    # like the heavy dependencies (torch, numpy, ...), is borrowed through a .pth file, and
+    # installs into the fresh environment, whose prefix it is run from. tools is left out.
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
-    # The venv's bundled setuptools is older than torch asks for; the borrowed one will do.
-    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True)
-    # Borrow the heavy dependencies (torch, numpy, ...) through a .pth file, leaving tools out.
     borrowed = tmp_path / "borrowed"
     borrowed.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
@@ -105,8 +106,12 @@ def test_setup_cell_installs_tools_in_a_fresh_environment(tmp_path):
             (borrowed / entry.name).symlink_to(entry)
     site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(site).is_relative_to(venv)
     (Path(site) / "borrowed.pth").write_text(str(borrowed) + "\n")
 
+    out, err = building.communicate(timeout=600)
+    assert building.returncode == 0, f"pip wheel failed:\n{out}{err}"
+    (wheel,) = wheels.glob("inside_deep_learning-*.whl")
     env = {**os.environ, "IDL_TOOLS_SOURCE": str(wheel), "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
     run = dict(capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)

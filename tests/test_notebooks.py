@@ -12,7 +12,11 @@ rule with an output it refuses and a near miss it accepts.
 
 from __future__ import annotations
 
+import ast
+import functools
+import io
 import re
+import tokenize
 from pathlib import Path
 
 import nbformat
@@ -527,92 +531,20 @@ def test_toc_and_content_agree():
     )
 
 
-# -- exercises have worked solutions -------------------------------------------------------------
+# -- exercises have worked solutions ----------------------------------------
 SOLUTION_TAG = "hide-cell"
 _EXERCISE_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
 
 
 def exercise_numbers(nb: dict) -> list[int]:
-    """The numbers of the list in the ``## Exercises`` markdown cell (none if it has none)."""
+    """The numbers of the list in the ``## Exercises`` markdown cell (none if
+    it has none)."""
     for cell in nb.get("cells", []):
         source = "".join(cell.get("source", ""))
         if cell.get("cell_type") == "markdown" and "## Exercises" in source:
             listed = source.split("## Exercises", 1)[1].split("\n#", 1)[0]
             return [int(k) for k in _EXERCISE_ITEM.findall(listed)]
     return []
-
-
-def solution_problems(nb: dict) -> list[str]:
-    """Every exercise k needs a code cell whose first line is ``# Solution to exercise k``,
-    tagged ``hide-cell`` (collapsed on the site), that stores an output (nbval checks it)."""
-    problems: list[str] = []
-    solutions: dict[int, dict] = {}
-    for cell in nb.get("cells", []):
-        source = "".join(cell.get("source", ""))
-        first = source.split("\n", 1)[0].strip()
-        found = re.fullmatch(r"# Solution to exercise (\d+)", first)
-        if cell.get("cell_type") == "code" and found:
-            solutions[int(found.group(1))] = cell
-    for k in exercise_numbers(nb):
-        cell = solutions.get(k)
-        if cell is None:
-            problems.append(
-                f"exercise {k}: no code cell starting '# Solution to exercise {k}'"
-            )
-            continue
-        if SOLUTION_TAG not in cell.get("metadata", {}).get("tags", []):
-            problems.append(
-                f"exercise {k}: its solution is not tagged {SOLUTION_TAG!r}"
-            )
-        if not cell.get("outputs"):
-            problems.append(
-                f"exercise {k}: its solution stores no output to check"
-            )
-    return problems
-
-
-def _solution(
-    k: int, tags=(SOLUTION_TAG,), text: str = "True\n"
-) -> nbformat.NotebookNode:
-    cell = _ran(f"# Solution to exercise {k}\nprint(True)", k, text=text)
-    cell.metadata["tags"] = list(tags)
-    return cell
-
-
-_EXERCISES = new_markdown_cell(
-    "## Exercises\n\n1. Do this.\n2. Then that,\n   on two lines."
-)
-
-
-def test_solution_checker_accepts_solved_exercises():
-    assert exercise_numbers(_nb(_EXERCISES)) == [1, 2]
-    assert solution_problems(_nb(_EXERCISES, _solution(1), _solution(2))) == []
-    assert (
-        solution_problems(_nb(new_markdown_cell("## What we learned\n\n1. a")))
-        == []
-    )
-
-
-def test_solution_checker_refuses_missing_untagged_and_unrun_solutions():
-    assert solution_problems(_nb(_EXERCISES, _solution(1))) == [
-        "exercise 2: no code cell starting '# Solution to exercise 2'"
-    ]
-    untagged = solution_problems(
-        _nb(_EXERCISES, _solution(1), _solution(2, tags=()))
-    )
-    assert untagged == ["exercise 2: its solution is not tagged 'hide-cell'"]
-    unrun = _solution(2)
-    unrun.outputs = []
-    assert solution_problems(_nb(_EXERCISES, _solution(1), unrun)) == [
-        "exercise 2: its solution stores no output to check"
-    ]
-    # the marker must be the cell's first line
-    late = _ran("x = 1\n# Solution to exercise 2", 2)
-    late.metadata["tags"] = [SOLUTION_TAG]
-    assert (
-        "exercise 2: no code cell"
-        in solution_problems(_nb(_EXERCISES, _solution(1), late))[0]
-    )
 
 
 @pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
@@ -622,3 +554,674 @@ def test_every_exercise_has_a_worked_solution(path):
         "the notebook has no numbered ## Exercises list"
     )
     assert solution_problems(nb) == []
+
+
+# -- the authors' conventions (CONTRIBUTING.md) ------------------------------
+# Each rule is a function from a notebook to its problems, tried first on
+# made-up notebooks (one it refuses, a near miss it accepts), then on every
+# notebook of the book.
+
+# A citation of an equation: "eq. (3)", "eqs. 3-4", "equation (4)",
+# "eq. lr-grad-matrix", "Eq. (mlp-delta-mse)". What follows the word is a
+# number, or a label (words joined by hyphens), with or without parentheses.
+_CITATION = re.compile(
+    r"\b(?P<word>eqs?|equations?)\b\.?\s*(?P<what>\(?\s*(?:\d+|[A-Za-z]\w*(?:-\w+)+)\s*\)?)",
+    re.IGNORECASE,
+)
+_LABEL_DEFINITION = re.compile(r"\$\$\s*\(([A-Za-z][\w-]*)\)")
+
+
+@functools.lru_cache(maxsize=1)
+def equation_labels() -> frozenset[str]:
+    """Every equation label of the book: ``$$ ... $$ (label)`` in a page or
+    a notebook."""
+    labels: set[str] = set()
+    for path in sorted(CONTENT.rglob("*")):
+        if path.suffix == ".md":
+            labels.update(_LABEL_DEFINITION.findall(path.read_text()))
+        elif (
+            path.suffix == ".ipynb" and ".ipynb_checkpoints" not in path.parts
+        ):
+            for cell in nbformat.read(path, as_version=4).cells:
+                if cell.cell_type == "markdown":
+                    labels.update(_LABEL_DEFINITION.findall(cell.source))
+    return frozenset(labels)
+
+
+def code_comments(source: str) -> list[str]:
+    """The comments of a code cell's source (IPython magics and shell lines
+    left out)."""
+    lines = [
+        line
+        for line in source.splitlines()
+        if not line.lstrip().startswith(("%", "!"))
+    ]
+    try:
+        return [
+            token.string
+            for token in tokenize.generate_tokens(
+                io.StringIO("\n".join(lines) + "\n").readline
+            )
+            if token.type == tokenize.COMMENT
+        ]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return [line[line.index("#") :] for line in lines if "#" in line]
+
+
+def citation_problems(nb: dict, labels: frozenset[str]) -> list[str]:
+    """Printed outputs cite no equation; code comments cite one only as
+    ``eq. <label>``, with a label the book defines (numbers move when equations
+    are added)."""
+    problems: list[str] = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        for out in cell.get("outputs", []):
+            if found := _CITATION.search(output_text(out)):
+                problems.append(
+                    f"cell {i}: its output cites an equation: "
+                    f"{found.group(0)!r} (name what is compared; the "
+                    "markdown above cites the equation)"
+                )
+        for comment in code_comments("".join(cell.get("source", ""))):
+            for found in _CITATION.finditer(comment):
+                what = found.group("what").strip()
+                if (
+                    found.group("word").lower() != "eq"
+                    or what.startswith("(")
+                    or what.isdigit()
+                ):
+                    problems.append(
+                        f"cell {i}: a comment cites {found.group(0)!r}; "
+                        "write `eq. <label>`"
+                    )
+                elif what not in labels:
+                    problems.append(
+                        f"cell {i}: a comment cites {found.group(0)!r}, "
+                        "which is no equation label of the book"
+                    )
+    return problems
+
+
+_SOLUTION_ADMONITION = re.compile(
+    r"^:::+\{admonition\}\s*Solution to exercise (\d+)\s*$", re.MULTILINE
+)
+
+
+def admonition_body(source: str, start: int) -> str:
+    """The text of the admonition whose opening line starts at ``start``,
+    without its ``:option:`` lines."""
+    fence = re.match(r":+", source[start:]).group(0)
+    rest = source[start:].split("\n", 1)[1] if "\n" in source[start:] else ""
+    body = re.split(rf"^{fence}\s*$", rest, maxsplit=1, flags=re.MULTILINE)[0]
+    return "\n".join(
+        line for line in body.splitlines() if not re.match(r"^:\w+:", line)
+    ).strip()
+
+
+def solution_problems(nb: dict) -> list[str]:
+    """Every exercise k has one worked solution: a markdown cell with the
+    admonition ``Solution to exercise k`` (a dropdown with an explanation),
+    then the code cell whose first line is ``# Solution to exercise k``,
+    tagged ``hide-cell``, whose toggle says ``Show/Hide the code of solution
+    k`` (mystnb code_prompt_show / code_prompt_hide), and which stores an
+    output (nbval checks it)."""
+    problems: list[str] = []
+    cells = nb.get("cells", [])
+    code_at: dict[int, list[int]] = {}
+    for i, cell in enumerate(cells):
+        source = "".join(cell.get("source", ""))
+        first = source.split("\n", 1)[0].strip()
+        found = re.fullmatch(r"# Solution to exercise (\d+)", first)
+        if cell.get("cell_type") == "code" and found:
+            code_at.setdefault(int(found.group(1)), []).append(i)
+    exercises = exercise_numbers(nb)
+    for k in sorted(set(code_at) - set(exercises)):
+        problems.append(f"a solution to exercise {k}, which the list lacks")
+    for k in exercises:
+        found = code_at.get(k, [])
+        if not found:
+            problems.append(
+                f"exercise {k}: no code cell starting "
+                f"'# Solution to exercise {k}'"
+            )
+            continue
+        if len(found) > 1:
+            problems.append(f"exercise {k}: {len(found)} solution code cells")
+        i = found[0]
+        cell = cells[i]
+        metadata = cell.get("metadata", {})
+        if SOLUTION_TAG not in metadata.get("tags", []):
+            problems.append(
+                f"exercise {k}: its solution is not tagged {SOLUTION_TAG!r}"
+            )
+        if not cell.get("outputs"):
+            problems.append(
+                f"exercise {k}: its solution stores no output to check"
+            )
+        mystnb = metadata.get("mystnb", {})
+        for key, verb in (
+            ("code_prompt_show", "Show"),
+            ("code_prompt_hide", "Hide"),
+        ):
+            wanted = f"{verb} the code of solution {k}"
+            if mystnb.get(key) != wanted:
+                problems.append(
+                    f"exercise {k}: metadata mystnb.{key} is "
+                    f"{mystnb.get(key)!r}, expected {wanted!r}"
+                )
+        before = cells[i - 1] if i > 0 else {}
+        source = "".join(before.get("source", ""))
+        heads = {
+            int(m.group(1)): m.start()
+            for m in _SOLUTION_ADMONITION.finditer(source)
+        }
+        if before.get("cell_type") != "markdown" or k not in heads:
+            problems.append(
+                f"exercise {k}: the cell before its code is not the "
+                f"admonition 'Solution to exercise {k}' (an explanation, "
+                "never code alone)"
+            )
+            continue
+        tail = source[heads[k] :]
+        if not re.search(r"^:class:\s*dropdown\s*$", tail, re.MULTILINE):
+            problems.append(f"exercise {k}: its admonition is not a dropdown")
+        if not admonition_body(source, heads[k]):
+            problems.append(f"exercise {k}: its admonition explains nothing")
+    return problems
+
+
+_FILE_LIKE = re.compile(
+    r"\.(?:png|jpe?g|gif|svg|webp)\b|_images/|^\S*/\S*$|\b[0-9a-f]{12,}\b",
+    re.IGNORECASE,
+)
+
+
+def figure_problems(nb: dict) -> list[str]:
+    """Every cell that draws a figure gives it a caption and alt text in
+    its metadata (``mystnb.figure.caption``, ``mystnb.image.alt``)."""
+    problems: list[str] = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        images = [
+            mime
+            for out in cell.get("outputs", [])
+            for mime in out.get("data", {})
+            if mime.startswith("image/")
+        ]
+        if cell.get("cell_type") != "code" or not images:
+            continue
+        mystnb = cell.get("metadata", {}).get("mystnb", {})
+        caption = (mystnb.get("figure") or {}).get("caption", "")
+        alt = (mystnb.get("image") or {}).get("alt", "")
+        if not str(caption).strip():
+            problems.append(
+                f"cell {i}: draws a figure with no mystnb.figure.caption"
+            )
+        if not str(alt).strip():
+            problems.append(
+                f"cell {i}: draws a figure with no mystnb.image.alt"
+            )
+        elif _FILE_LIKE.search(alt) or len(alt.split()) < 3:
+            problems.append(
+                f"cell {i}: the alt text {alt!r} describes nothing "
+                "(a file name, or under three words)"
+            )
+    return problems
+
+
+_LABELS = frozenset({"lr-grad-matrix", "mlp-delta-mse"})
+
+
+def _code(
+    source: str, text: str = "ok\n", **metadata
+) -> nbformat.NotebookNode:
+    cell = _ran(source, 1, text=text)
+    cell.metadata.update(metadata)
+    return cell
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dL/dW vs autograd, eq. (3): True",
+        "eq. lr-grad-matrix: max relative error < 1e-12: True",
+        "Eq. (mlp-delta-mse) holds",
+        "equation (4) agrees",
+        "equations 3 and 4",
+        "eqs. (3)-(4): True",
+    ],
+)
+def test_citation_checker_refuses_outputs_that_cite(text):
+    problems = citation_problems(_nb(_code("x", text=text)), _LABELS)
+    assert problems and "its output cites an equation" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dL/dW = X^T G vs autograd: max relative error < 1e-12: True",
+        "equal: True; the equations agree",
+        "frequency 3; sequence (4)",
+        "solve the normal equation.",
+    ],
+)
+def test_citation_checker_accepts_outputs_that_do_not(text):
+    assert citation_problems(_nb(_code("x", text=text)), _LABELS) == []
+
+
+@pytest.mark.parametrize(
+    "comment, why",
+    [
+        ("# delta_L, eq. (mlp-delta-mse)", "write `eq. <label>`"),
+        ("# eq. (3)", "write `eq. <label>`"),
+        ("# gradient, equation 4", "write `eq. <label>`"),
+        ("# eq. 4", "write `eq. <label>`"),
+        ("# eq. lr-grad-matrx", "no equation label"),
+    ],
+)
+def test_citation_checker_refuses_comments_with_numbers(comment, why):
+    source = f"x = 1  {comment}\nprint('eq. (3)')"
+    problems = citation_problems(_nb(_code(source)), _LABELS)
+    assert len(problems) == 1 and why in problems[0], problems
+
+
+def test_citation_checker_accepts_labels_and_looks_at_comments_only():
+    source = (
+        "# dL/dW, eq. lr-grad-matrix\n"
+        "delta = y_hat - y  # eq. mlp-delta-mse\n"
+        "%timeit f()\n"
+        "print('eq. (3) is not a comment')\n"
+    )
+    assert citation_problems(_nb(_code(source)), _LABELS) == []
+
+
+_PROMPTS = {
+    "code_prompt_show": "Show the code of solution {k}",
+    "code_prompt_hide": "Hide the code of solution {k}",
+}
+
+
+def _admonition(
+    k: int, body: str = "Because the numbers below say so."
+) -> nbformat.NotebookNode:
+    return new_markdown_cell(
+        f":::{{admonition}} Solution to exercise {k}\n"
+        f":class: dropdown\n{body}\n:::"
+    )
+
+
+def _solution(
+    k: int, tags=(SOLUTION_TAG,), text: str = "True\n", prompts=True
+) -> nbformat.NotebookNode:
+    cell = _ran(f"# Solution to exercise {k}\nprint(True)", k, text=text)
+    cell.metadata["tags"] = list(tags)
+    if prompts:
+        cell.metadata["mystnb"] = {
+            key: value.format(k=k) for key, value in _PROMPTS.items()
+        }
+    return cell
+
+
+def _solved(k: int, **kw) -> list[nbformat.NotebookNode]:
+    return [_admonition(k), _solution(k, **kw)]
+
+
+_EXERCISES = new_markdown_cell(
+    "## Exercises\n\n1. Do this.\n2. Then that,\n   on two lines."
+)
+
+
+def test_solution_checker_accepts_solved_exercises():
+    assert exercise_numbers(_nb(_EXERCISES)) == [1, 2]
+    assert solution_problems(_nb(_EXERCISES, *_solved(1), *_solved(2))) == []
+    assert (
+        solution_problems(_nb(new_markdown_cell("## What we learned\n\n1. a")))
+        == []
+    )
+
+
+def test_solution_checker_refuses_missing_untagged_and_unrun_solutions():
+    assert solution_problems(_nb(_EXERCISES, *_solved(1))) == [
+        "exercise 2: no code cell starting '# Solution to exercise 2'"
+    ]
+    untagged = solution_problems(
+        _nb(_EXERCISES, *_solved(1), *_solved(2, tags=()))
+    )
+    assert untagged == ["exercise 2: its solution is not tagged 'hide-cell'"]
+    unrun = _solution(2)
+    unrun.outputs = []
+    assert solution_problems(
+        _nb(_EXERCISES, *_solved(1), _admonition(2), unrun)
+    ) == ["exercise 2: its solution stores no output to check"]
+    # the marker must be the cell's first line
+    late = _ran("x = 1\n# Solution to exercise 2", 2)
+    late.metadata["tags"] = [SOLUTION_TAG]
+    assert (
+        "exercise 2: no code cell"
+        in solution_problems(_nb(_EXERCISES, *_solved(1), late))[0]
+    )
+    assert solution_problems(
+        _nb(_EXERCISES, *_solved(1), *_solved(2), *_solved(3))
+    ) == ["a solution to exercise 3, which the list lacks"]
+
+
+def test_solution_checker_wants_the_toggle_to_name_the_exercise():
+    problems = solution_problems(
+        _nb(_EXERCISES, *_solved(1), *_solved(2, prompts=False))
+    )
+    assert problems == [
+        "exercise 2: metadata mystnb.code_prompt_show is None, "
+        "expected 'Show the code of solution 2'",
+        "exercise 2: metadata mystnb.code_prompt_hide is None, "
+        "expected 'Hide the code of solution 2'",
+    ]
+    wrong = _solution(2)
+    wrong.metadata["mystnb"]["code_prompt_show"] = (
+        "Show the code of solution 1"
+    )
+    assert solution_problems(
+        _nb(_EXERCISES, *_solved(1), _admonition(2), wrong)
+    ) == [
+        "exercise 2: metadata mystnb.code_prompt_show is "
+        "'Show the code of solution 1', expected 'Show the code of solution 2'"
+    ]
+
+
+def test_solution_checker_wants_an_explanation_before_the_code():
+    code_only = solution_problems(_nb(_EXERCISES, *_solved(1), _solution(2)))
+    assert len(code_only) == 1 and "never code alone" in code_only[0]
+    wrong_one = solution_problems(
+        _nb(_EXERCISES, *_solved(1), _admonition(1), _solution(2))
+    )
+    assert len(wrong_one) == 1 and "never code alone" in wrong_one[0]
+    empty = solution_problems(
+        _nb(_EXERCISES, *_solved(1), _admonition(2, body=""), _solution(2))
+    )
+    assert empty == ["exercise 2: its admonition explains nothing"]
+    options_only = _admonition(2, body=":open:")
+    assert solution_problems(
+        _nb(_EXERCISES, *_solved(1), options_only, _solution(2))
+    ) == ["exercise 2: its admonition explains nothing"]
+    not_dropdown = new_markdown_cell(
+        ":::{admonition} Solution to exercise 2\nWhy.\n:::"
+    )
+    assert solution_problems(
+        _nb(_EXERCISES, *_solved(1), not_dropdown, _solution(2))
+    ) == ["exercise 2: its admonition is not a dropdown"]
+    # two admonitions in one cell: the one right before the code counts
+    both = new_markdown_cell(
+        _admonition(1).source + "\n\n" + _admonition(2).source
+    )
+    assert (
+        solution_problems(
+            _nb(_EXERCISES, _admonition(1), _solution(1), both, _solution(2))
+        )
+        == []
+    )
+
+
+def _figure(**mystnb) -> nbformat.NotebookNode:
+    cell = new_code_cell("plt.plot(x)", execution_count=1)
+    cell.outputs = [
+        new_output(
+            "display_data",
+            data={"image/png": "iVBOR", "text/plain": "<Figure size 640x480>"},
+        )
+    ]
+    if mystnb:
+        cell.metadata["mystnb"] = mystnb
+    return cell
+
+
+def test_figure_checker():
+    good = {
+        "figure": {"caption": "The loss falls.", "name": "fig-loss"},
+        "image": {"alt": "Training loss against epoch, falling to 0.1."},
+    }
+    assert figure_problems(_nb(_figure(**good))) == []
+    assert figure_problems(_nb(_ran("print(1)", 1))) == []
+    assert figure_problems(_nb(_figure())) == [
+        "cell 1: draws a figure with no mystnb.figure.caption",
+        "cell 1: draws a figure with no mystnb.image.alt",
+    ]
+    fraction = "Accuracy rises in steps of one sample (1/15) to 0.9."
+    assert (
+        figure_problems(_nb(_figure(**{**good, "image": {"alt": fraction}})))
+        == []
+    )
+    for alt in ("../../_images/e0552489ffcb0e52.png", "A plot", "fig/loss"):
+        bad = {**good, "image": {"alt": alt}}
+        assert "describes nothing" in figure_problems(_nb(_figure(**bad)))[0]
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_outputs_and_comments_cite_equations_one_way(path):
+    nb = nbformat.read(path, as_version=4)
+    assert citation_problems(nb, equation_labels()) == []
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_every_figure_has_a_caption_and_alt_text(path):
+    nb = nbformat.read(path, as_version=4)
+    assert figure_problems(nb) == []
+
+
+def _parsed(source: str) -> ast.AST | None:
+    lines = [
+        "" if line.lstrip().startswith(("%", "!")) else line
+        for line in source.splitlines()
+    ]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+def _own(node: ast.AST) -> bool:
+    """``self`` or ``super()``: a subclass (a layer written in the notebook)
+    may use what its base class keeps for subclasses."""
+    if isinstance(node, ast.Call):
+        node = node.func
+    return getattr(node, "id", "") in ("self", "super")
+
+
+def private_name_problems(nb: dict) -> list[str]:
+    """Code a learner copies uses public names only: no ``import _x`` and no
+    ``obj._x``, except as what ``show_source(...)`` shows."""
+    problems: list[str] = []
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        tree = _parsed("".join(cell.get("source", "")))
+        if tree is None:
+            continue
+        shown: set[int] = set()
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", ""))
+                == "show_source"
+            ):
+                shown.update(id(n) for arg in node.args for n in ast.walk(arg))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                problems += [
+                    f"cell {i}: imports {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and id(node) not in shown
+                and not _own(node.value)
+            ):
+                problems.append(
+                    f"cell {i}: uses the private name .{node.attr}"
+                )
+    return problems
+
+
+def figure_style_problems(nb: dict) -> list[str]:
+    """A notebook that draws a figure calls ``tools.use_book_style()`` first,
+    so that every chapter's figures look alike."""
+    for i, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        if "use_book_style(" in "".join(cell.get("source", "")):
+            return []
+        if any(
+            mime.startswith("image/")
+            for out in cell.get("outputs", [])
+            for mime in out.get("data", {})
+        ):
+            return [
+                f"cell {i}: draws a figure before any tools.use_book_style()"
+            ]
+    return []
+
+
+def test_private_name_checker():
+    shown = _code(
+        "display(show_source(tools.layers._Activation._backward))\n"
+        "show_source(LinearRegression._affine)\n"
+        "print(model.__class__, x.__len__())\n"
+        "class Broken(Sigmoid):\n"
+        "    def _backward(self, g):\n"
+        "        return super()._backward(g) * self._input"
+    )
+    assert private_name_problems(_nb(shown)) == []
+    for source, what in [
+        (
+            "from tools.layers import Linear, _Activation",
+            "imports _Activation",
+        ),
+        ("tools.training._one_epoch(model)", "private name ._one_epoch"),
+        ("loss = model._forward(x)", "private name ._forward"),
+    ]:
+        problems = private_name_problems(_nb(_code(source)))
+        assert len(problems) == 1 and what in problems[0], problems
+
+
+def test_figure_style_checker():
+    styled = _code("tools.use_book_style()")
+    assert figure_style_problems(_nb(styled, _figure())) == []
+    assert figure_style_problems(_nb(_ran("print(1)", 1))) == []
+    assert figure_style_problems(_nb(_figure(), styled)) == [
+        "cell 1: draws a figure before any tools.use_book_style()"
+    ]
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_learner_code_uses_public_names(path):
+    nb = nbformat.read(path, as_version=4)
+    assert private_name_problems(nb) == []
+
+
+@pytest.mark.parametrize("path", book_notebooks(), ids=lambda p: p.name)
+def test_figures_are_drawn_in_the_book_style(path):
+    nb = nbformat.read(path, as_version=4)
+    assert figure_style_problems(nb) == []
+
+
+# -- cross-links -----------------------------------------------------------
+_MENTION = re.compile(
+    r"\b[Nn]otebooks?\s+(?P<notebook>\d+\.\d+)\b"
+    r"|\bMath\s+(?P<math>\d+)\b"
+    r"|\b[Cc]hapters?\s+(?P<chapter>\d+)\b(?!\.\d)"
+)
+_LINK = re.compile(r"\[[^\]]*\]\([^)]*\)|\{(?:doc|ref|numref)\}`[^`]*`")
+_INLINE_MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.DOTALL)
+
+
+def own_names(path: Path) -> set[str]:
+    """How the text may name the page ``path`` itself (no link needed)."""
+    chapter = path.parent.name.split("-", 1)[0]
+    names = {f"chapter {chapter}"}
+    parts = path.stem.split("-")
+    if path.suffix == ".ipynb" and parts[1] == "math":
+        names.add(f"math {parts[0]}")
+    elif path.suffix == ".ipynb" and parts[1].isdigit():
+        names.add(f"notebook {parts[0]}.{parts[1]}")
+    return names
+
+
+def unlinked_mentions(
+    text: str, own: set[str], kinds=("notebook", "math", "chapter")
+) -> list[str]:
+    """Mentions of another notebook or chapter ("notebook 1.1", "Math 2",
+    "chapter 3") that are not the text of a link."""
+    text = _INLINE_MATH.sub(lambda m: " " * len(m.group(0)), text)
+    links = [m.span() for m in _LINK.finditer(text)]
+    found = []
+    for m in _MENTION.finditer(text):
+        kind = next(k for k, v in m.groupdict().items() if v)
+        name = f"{kind} {m.group(kind)}"
+        if kind not in kinds or name in own:
+            continue
+        if any(a <= m.start() < b for a, b in links):
+            continue
+        found.append(m.group(0))
+    return found
+
+
+def crosslink_problems(path: Path) -> list[str]:
+    """CONTRIBUTING.md: when a notebook or page mentions another notebook or
+    chapter, link it. On the pages (chapter maps, the notation table) only
+    the mentions of a notebook in the prose are checked."""
+    own = own_names(path)
+    kinds = ("notebook", "math", "chapter")
+    if path.suffix == ".md":
+        kinds = ("notebook", "math")
+        prose = [
+            line
+            for line in path.read_text().splitlines()
+            if not line.lstrip().startswith("|")
+        ]
+        texts = [("page", "\n".join(prose))]
+    else:
+        nb = nbformat.read(path, as_version=4)
+        texts = [
+            (f"cell {i}", cell.source)
+            for i, cell in enumerate(nb.cells)
+            if cell.cell_type == "markdown"
+        ]
+    return [
+        f"{where}: {mention!r} is not a link"
+        for where, text in texts
+        for mention in unlinked_mentions(text, own, kinds)
+    ]
+
+
+def test_crosslink_checker():
+    own = own_names(CONTENT / "3-mlp" / "3-1-mlp-from-scratch.ipynb")
+    assert own == {"chapter 3", "notebook 3.1"}
+    assert own_names(CONTENT / "2-c" / "2-math-softmax.ipynb") == {
+        "chapter 2",
+        "math 2",
+    }
+    text = (
+        "As notebook 1.1 showed, and [Math 2](../2-c/2-math.ipynb) derives, "
+        "{doc}`chapter 2 <../2-c/classification>` and this chapter 3 page; "
+        "see chapter 1.4 of the book, $chapter 2$, and Math 1."
+    )
+    assert unlinked_mentions(text, own) == ["notebook 1.1", "Math 1"]
+    assert unlinked_mentions("chapter 2 and Math 1", own, ("math",)) == [
+        "Math 1"
+    ]
+
+
+def book_pages() -> list[Path]:
+    return sorted(
+        p
+        for p in CONTENT.rglob("*")
+        if p.suffix in PAGE_SUFFIXES and ".ipynb_checkpoints" not in p.parts
+    )
+
+
+@pytest.mark.parametrize(
+    "path", book_pages(), ids=lambda p: p.relative_to(CONTENT).as_posix()
+)
+def test_mentions_of_other_notebooks_and_chapters_are_links(path):
+    assert crosslink_problems(path) == []
