@@ -82,8 +82,12 @@ def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
 def logits_jacobian_wrt_weights(
     x: torch.Tensor, n_classes: int
 ) -> torch.Tensor:
-    """``dZ_ij / dW_pq = X_ip * delta_jq`` (the ``I kron X`` structure), shape
-    ``(m, n1, n, n1)``."""
+    """``dZ_ij / dW_pq = X_ip * delta_jq``, shape ``(m, n1, n, n1)``.
+
+    Flattened row by row (as ``reshape`` and ``torch.flatten`` do), it is
+    the ``(m n1) x (n n1)`` matrix ``X kron I_n1``: block ``(i, p)`` is
+    ``X_ip`` times the identity. (``I kron X`` belongs to the column-stacking
+    ``vec`` of many textbooks.)"""
     _check_matrices(x=x)
     eye = torch.eye(n_classes, dtype=x.dtype, device=x.device)
     return torch.einsum("ip,jq->ijpq", x, eye)
