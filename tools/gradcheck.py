@@ -6,10 +6,16 @@ For a scalar function ``f`` of a tensor ``x``, the centred difference::
 
 has a truncation error of order ``eps^2`` and a round-off error of order
 ``u / eps`` (``u`` the dtype's unit round-off), so ``eps ~ u^(1/3)``
-(about ``1e-5`` to ``1e-6`` in float64) balances the two. The
-:func:`relative_error` of an analytic gradient against it is then about
-``1e-10`` or smaller when the gradient is right, and of order ``1e-2``
-to 1 when it is wrong.
+(about ``1e-5`` to ``1e-6`` in float64) balances the two. How to
+read the :func:`relative_error` of an analytic gradient against it in
+float64 (the table of the chapter 3 page, eq. mlp-relative-error):
+
+* below ``1e-8``: correct (``1e-9`` to ``1e-11`` in the book);
+* ``1e-8`` to ``1e-5``: suspicious; check the check first (a kink such
+  as ReLU's within ``eps`` of ``x``, a poor ``eps``, float32);
+* above ``1e-5``: wrong. A gradient 1 % too large already scores
+  ``0.01 / 2.01 ~ 5e-3``; a flipped sign or a zero gradient scores 1,
+  and two unrelated vectors about 0.7.
 """
 
 from __future__ import annotations
@@ -160,9 +166,11 @@ def _scalar(value: Any, index: tuple[int, ...], sign: str) -> float:
 def relative_error(analytic: torch.Tensor, numeric: torch.Tensor) -> float:
     """``||a - n|| / (||a|| + ||n||)`` (Euclidean norms), in float64.
 
-    0 means equal, 1 means unrelated (or one of them zero); 0 when both
-    are all zeros. Unlike an entry-by-entry ratio it cannot blow up
-    where one gradient entry happens to be near zero.
+    0 means equal; 1 means opposite (``a = -n``, a flipped sign) or one
+    of them zero; two unrelated vectors give about 0.7 (``sqrt(2)/2`` for
+    orthogonal ones of equal length); 0 when both are all zeros. Unlike
+    an entry-by-entry ratio it cannot blow up where one gradient entry
+    happens to be near zero.
 
     Both are scaled by one power of two first (exact), so that the norms
     can neither overflow (entries near 1e308) nor underflow (entries
