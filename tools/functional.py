@@ -338,8 +338,8 @@ def gelu(z: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
     ``approximate="none"``: ``Phi(z) = (1 + erf(z / sqrt 2)) / 2``, as
     ``torch.nn.GELU()`` and Keras's ``activation="gelu"``.
-    ``approximate="tanh"``: ``z (1 + tanh(c (z + a z^3))) / 2`` with
-    ``c = sqrt(2/pi)``, ``a = 0.044715``, as
+    ``approximate="tanh"``: ``z (1 + tanh(u)) / 2`` with
+    ``u = sqrt(2/pi) (z + 0.044715 z^3)``, as
     ``nn.GELU(approximate="tanh")`` and ``keras.ops.gelu``'s default.
 
     >>> gelu(torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64))
@@ -358,9 +358,10 @@ def gelu_derivative(
 ) -> torch.Tensor:
     """``d gelu / dz``, entry by entry.
 
-    Exact: ``Phi(z) + z phi(z)`` with ``phi(z) = exp(-z^2/2) / sqrt(2 pi)``
-    the normal density. Tanh approximation, with ``t = tanh(u)``:
-    ``(1 + t)/2 + z/2 (1 - t^2) c (1 + 3 a z^2)``.
+    Exact: ``Phi(z) + z Phi'(z)`` with ``Phi'(z) = exp(-z^2/2) / sqrt(2 pi)``
+    the normal density. Tanh approximation, with ``t = tanh(u)`` and ``u``
+    as in :func:`gelu`: ``(1 + t)/2 + z/2 (1 - t^2) du/dz``, where
+    ``du/dz = sqrt(2/pi) (1 + 3 * 0.044715 z^2)``.
     """
     _check_approximate(approximate)
     _check_real(z)
