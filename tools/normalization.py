@@ -154,7 +154,7 @@ class BatchNorm1d(_Normalization):
 
     and the running statistics move towards the batch's, ``momentum``
     being the weight of the new batch (PyTorch's convention; Keras's
-    ``momentum`` is the weight of the old value, ``1 - momentum``)::
+    ``momentum`` weighs the old value, so its 0.9 is PyTorch's 0.1)::
 
         running_mean <- (1 - momentum) running_mean + momentum z̄
         running_var  <- (1 - momentum) running_var
@@ -222,7 +222,8 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
 
     def buffers(self) -> list[torch.Tensor]:
         """``[running_mean, running_var]``: the state that training
-        changes besides the parameters (updated in place)."""
+        changes besides the parameters (each training ``forward`` binds
+        new tensors to the two names)."""
         return [self.running_mean, self.running_var]
 
     def _statistics(
@@ -257,10 +258,10 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
             mo = self.momentum
             # PyTorch's formula, term for term; its CPU kernel sums z̄ in
             # another order, so the two agree to rounding (~1e-16)
-            new_mean = mo * mean + (1 - mo) * self.running_mean
-            new_var = mo * unbiased + (1 - mo) * self.running_var
-            self.running_mean.copy_(new_mean)
-            self.running_var.copy_(new_var)
+            # New tensors, not written in place: a forward that fails
+            # later can put the old ones back (as every attribute).
+            self.running_mean = mo * mean + (1 - mo) * self.running_mean
+            self.running_var = mo * unbiased + (1 - mo) * self.running_var
         self._xhat, self._inv_std = xhat, inv_std
         self._used_batch = batch is not None
         # what the checks of backward read (shape, device, dtype)
