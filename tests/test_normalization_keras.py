@@ -35,7 +35,8 @@ def randn(*shape: int, seed: int = 0) -> np.ndarray:
 
 
 def as_torch(t) -> torch.Tensor:
-    return torch.from_numpy(keras.ops.convert_to_numpy(t))
+    """A TensorFlow tensor or a Keras variable as a torch tensor."""
+    return torch.from_numpy(np.array(t.numpy()))
 
 
 def close(actual, expected, tol: float = 1e-12) -> bool:
