@@ -26,7 +26,8 @@ import torch
 
 from . import _validation as v
 from . import functional as fn
-from .linear_models import _is_keras, _WeightsAndBias, uniform_init
+from . import init as _init
+from .linear_models import _is_keras, _WeightsAndBias
 from .losses import CrossEntropyLoss, MSELoss, _Loss
 from .training import EpochLog, training_loop
 
@@ -127,6 +128,10 @@ class Linear(_WeightsAndBias, _Layer):
     ``weight``, so that a batch multiplies from the left) and ``b`` shape
     ``(n_out,)``, both drawn from ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` on
     the CPU in float64, then moved to ``device`` and cast to ``dtype``.
+    ``init`` picks another scheme of :mod:`tools.init`:
+    ``"xavier_uniform"``, ``"xavier_normal"``, ``"kaiming_uniform"`` or
+    ``"kaiming_normal"`` draw ``w`` by their formula and start ``b`` at
+    zero (as Keras's ``Dense`` does).
     After ``backward``, ``dw`` and ``db`` hold ``dL/dW`` and ``dL/db``.
 
     >>> layer = Linear(3, 2, dtype=torch.float64, seed=0)
@@ -143,6 +148,7 @@ class Linear(_WeightsAndBias, _Layer):
         n_in: int,
         n_out: int,
         *,
+        init: str = "uniform",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         seed: int | None = None,
@@ -150,8 +156,9 @@ class Linear(_WeightsAndBias, _Layer):
         super().__init__()
         self.n_in = v.check_int("n_in", n_in, 1)
         self.n_out = v.check_int("n_out", n_out, 1)
-        self.w, self.b = uniform_init(
-            self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
+        self.init = _init.check_scheme(init)
+        self.w, self.b = _init.initialize(
+            init, self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
         )
         self.dw: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
