@@ -557,8 +557,8 @@ def test_sequential_construction_full_messages():
     assert message(
         lambda: tools.Sequential(tools.ReLU(), nn.ReLU()), TypeError
     ) == (
-        "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh or "
-        "GELU), got ReLU"
+        "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh, GELU, "
+        "Dropout, BatchNorm1d or LayerNorm), got ReLU"
     )
     assert message(
         lambda: tools.Sequential(

@@ -20,6 +20,7 @@ with ``torch.autograd`` and every training step with ``torch.optim.SGD``.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -201,16 +202,24 @@ def _unchanged_on_error(objects: Iterable[Any]) -> Iterator[None]:
     (anything, Ctrl-C included): a failed call changes nothing.
 
     A shallow copy of each ``vars(obj)`` is enough for what a forward or
-    backward pass changes: it rebinds attributes (``_input``, ``dw``),
-    and never writes into a parameter. (A layer that wrote into a tensor
-    in place, running statistics say, would have to undo that itself.)"""
+    backward pass changes: it rebinds attributes (``_input``, ``dw``,
+    batch norm's running statistics), and never writes into a parameter.
+    A random generator of its own (``Dropout``'s) moves on in place, so
+    its state is saved and put back too."""
     saved = [(obj, dict(vars(obj))) for obj in objects]
+    generators = [
+        (g, g.get_state())
+        for obj in objects
+        if isinstance(g := getattr(obj, "_generator", None), torch.Generator)
+    ]
     try:
         yield
     except BaseException:
         for obj, state in saved:
             vars(obj).clear()
             vars(obj).update(state)
+        for g, state in generators:
+            g.set_state(state)
         raise
 
 
@@ -400,15 +409,33 @@ class GELU(_Activation):
         return fn.gelu_derivative(z, self.approximate)
 
 
+@functools.cache
+def _stock_forwards() -> tuple:
+    """The ``_forward`` methods of the course's layers, whose ``_apply``
+    computes the same output with nothing kept."""
+    from .dropout import Dropout  # they import this module
+    from .normalization import BatchNorm1d, LayerNorm
+
+    return (
+        Linear._forward,
+        _Activation._forward,
+        ReLU._forward,
+        Dropout._forward,
+        BatchNorm1d._forward,
+        LayerNorm._forward,
+    )
+
+
 def _evaluate(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
     """A layer's output for evaluation, with nothing kept where it can.
 
-    The stock ``_forward`` methods return ``_apply(x)``; a layer with a
-    ``_forward`` of its own (a learner's subclass) is evaluated through
-    it, so evaluation always computes what training computes.
+    The stock ``_forward`` methods return ``_apply(x)`` (in the layer's
+    current mode; ``BatchNorm1d._apply`` leaves the running statistics
+    as they are); a layer with a ``_forward`` of its own (a learner's
+    subclass) is evaluated through it, so evaluation always computes
+    what training computes.
     """
-    stock = (Linear._forward, _Activation._forward, ReLU._forward)
-    if type(layer)._forward in stock:
+    if type(layer)._forward in _stock_forwards():
         return layer._apply(x)
     return layer._forward(x)
 
@@ -457,7 +484,8 @@ class Sequential:
             if not isinstance(layer, _Layer):
                 raise TypeError(
                     f"layer {i} must be a tools layer (Linear, ReLU, "
-                    f"Sigmoid, Tanh or GELU), got {type(layer).__name__}"
+                    "Sigmoid, Tanh, GELU, Dropout, BatchNorm1d or "
+                    f"LayerNorm), got {type(layer).__name__}"
                 )
             if id(layer) in seen:
                 raise ValueError(
@@ -480,6 +508,7 @@ class Sequential:
         )
         self._out_shape: tuple[int, ...] | None = None
         self._token: object | None = None  # tags the last forward's memory
+        self.training = True  # see train() and eval()
 
     def _chain_widths(self) -> int | None:
         """The output width; ``ValueError`` where a width does not fit."""
@@ -540,6 +569,35 @@ class Sequential:
     def gradients(self) -> list[torch.Tensor]:
         """``[dw_1, db_1, ...]`` of the last ``backward``."""
         return [g for layer in self.layers for g in layer.gradients()]
+
+    def buffers(self) -> list[torch.Tensor]:
+        """The state that training changes besides the parameters: each
+        ``BatchNorm1d``'s ``running_mean`` and ``running_var``, in order
+        (as ``nn.Module.buffers()``, without ``num_batches_tracked``)."""
+        return [
+            t
+            for layer in self.layers
+            if callable(getattr(layer, "buffers", None))
+            for t in layer.buffers()
+        ]
+
+    # -- modes ---------------------------------------------------------
+    def train(self, mode: bool = True) -> Sequential:
+        """Set every layer to training mode (``mode=False``: evaluation),
+        as ``nn.Module.train``; return ``self``.
+
+        ``Dropout`` drops and ``BatchNorm1d`` uses (and updates) the
+        batch's statistics in training; in evaluation dropout is the
+        identity and batch norm uses its running statistics. The other
+        layers compute the same in both modes."""
+        for layer in self.layers:
+            layer.train(mode)  # checks mode first, so all or none change
+        self.training = mode
+        return self
+
+    def eval(self) -> Sequential:
+        """Set every layer to evaluation mode, ``train(False)``."""
+        return self.train(False)
 
     # -- forward and backward ------------------------------------------
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
@@ -709,14 +767,27 @@ class Sequential:
         and of ``tools.fit_torch(nn.Sequential(...), ...,
         loss_fn=nn.MSELoss() or nn.CrossEntropyLoss())``.
 
+        The steps run in training mode (dropout drops, batch norm uses
+        and updates the batch's statistics) and the logged losses are
+        computed in evaluation mode (no dropout, the running statistics),
+        as ``fit_torch`` does with ``model.train()`` and ``model.eval()``;
+        the network is left in training mode (unless ``epochs`` is 0:
+        then nothing changes). A ``BatchNorm1d`` refuses
+        a minibatch of one row in training, so ``batch_size`` must leave
+        every minibatch at least two rows.
+
         When it returns, the network and the loss keep nothing of the
         data (no batch, no activation, no gradient: ``backward`` needs a
-        new ``forward`` first), only the trained parameters. A call that
-        raises (Ctrl-C included) leaves the network and the loss as they
-        were.
+        new ``forward`` first), only the trained parameters (and running
+        statistics). A call that raises (Ctrl-C included) leaves the
+        network (modes, running statistics and dropout's generators
+        included) and the loss as they were.
         """
         trainable = _Trainable(self, loss)
+        self._check_minibatch_rows(x_train, batch_size)
         with _unchanged_on_error([self, *self.layers, loss]):
+            if isinstance(epochs, int) and epochs > 0:  # else no change
+                self.train()
             history = training_loop(
                 trainable,
                 x_train,
@@ -731,6 +802,30 @@ class Sequential:
         self._forget()
         loss._output = loss._target = None  # the last batch's
         return history
+
+    def _check_minibatch_rows(self, x: Any, batch_size: Any) -> None:
+        """``ValueError`` naming ``batch_size`` if a minibatch of ``x``
+        would have one row and a batch norm is to train on it (other bad
+        values are left to ``training_loop``'s checks)."""
+        norms = [
+            (i, m) for i, m in enumerate(self.layers) if hasattr(m, "buffers")
+        ]
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            return
+        m = x.shape[0]
+        if batch_size < 1 or m == 0:
+            return
+        if batch_size == 1 or m % batch_size == 1:
+            i, layer = norms[0]
+            raise ValueError(
+                f"batch_size={batch_size} leaves a minibatch of 1 row of "
+                f"the {m} rows of x_train, which layer {i} {layer!r} "
+                "refuses in training (a batch variance needs at least 2 "
+                "rows); pick a batch_size that leaves every minibatch at "
+                "least 2 rows"
+            )
 
     # -- copying from PyTorch and Keras --------------------------------
     def layout(self) -> list[str]:
@@ -929,7 +1024,9 @@ class _Trainable:
         self.loss_name = loss.name
 
     def parameters(self) -> list[torch.Tensor]:
-        return self.net.parameters()
+        """The parameters and the running statistics: what training
+        changes, and what the loop puts back if it fails."""
+        return self.net.parameters() + self.net.buffers()
 
     def _check_data(
         self, x: Any, y: Any, x_name: str, y_name: str
@@ -959,7 +1056,9 @@ class _Trainable:
     ) -> tuple[float, float | None]:
         # Nothing is kept for a backward pass: the activations of the
         # whole set are freed as soon as the next layer has read them.
-        out = self.net._apply(x)
+        # In evaluation mode: no dropout, batch norm's running statistics.
+        with _evaluation_mode(self.net):
+            out = self.net._apply(x)
         if type(self.loss)._forward is _Loss._forward:
             loss = float(self.loss._value(out, y))
         else:  # a loss with a _forward of its own is evaluated by it
@@ -970,11 +1069,26 @@ class _Trainable:
         return loss, None
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
-        for i, layer in enumerate(self.net.layers):
-            x = _evaluate(layer, x)
-            if not bool(torch.isfinite(x).all()):
-                raise ValueError(
-                    f"the output of layer {i} {layer!r} overflowed "
-                    f"{x.dtype} on x_train; scale the inputs or use a "
-                    "wider dtype"
-                )
+        with _evaluation_mode(self.net):
+            for i, layer in enumerate(self.net.layers):
+                x = _evaluate(layer, x)
+                if not bool(torch.isfinite(x).all()):
+                    raise ValueError(
+                        f"the output of layer {i} {layer!r} overflowed "
+                        f"{x.dtype} on x_train; scale the inputs or use a "
+                        "wider dtype"
+                    )
+
+
+@contextmanager
+def _evaluation_mode(net: Sequential) -> Iterator[None]:
+    """Every layer of ``net`` in evaluation mode for the block, then each
+    back in the mode it had."""
+    modes = [layer.training for layer in net.layers]
+    for layer in net.layers:
+        layer.training = False
+    try:
+        yield
+    finally:
+        for layer, mode in zip(net.layers, modes):
+            layer.training = mode
