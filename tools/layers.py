@@ -807,8 +807,12 @@ class Sequential:
         """``ValueError`` naming ``batch_size`` if a minibatch of ``x``
         would have one row and a batch norm is to train on it (other bad
         values are left to ``training_loop``'s checks)."""
+        from .normalization import BatchNorm1d  # it imports this module
+
         norms = [
-            (i, m) for i, m in enumerate(self.layers) if hasattr(m, "buffers")
+            (i, m)
+            for i, m in enumerate(self.layers)
+            if isinstance(m, BatchNorm1d)
         ]
         if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
             return
