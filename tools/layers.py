@@ -450,9 +450,14 @@ class Sequential:
     ``fit`` trains through the course's one loop,
     :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
 
-    The widths must chain: each ``Linear``'s ``n_in`` equals the
-    ``n_out`` of the ``Linear`` before it (activations keep the width),
-    and all layers with parameters share one device and dtype.
+    The widths must chain: each ``Linear``'s ``n_in`` (a
+    ``BatchNorm1d``'s ``num_features``, a ``LayerNorm``'s
+    ``normalized_shape``) equals the width the layers before it give
+    (activations and ``Dropout`` keep the width), and all layers with
+    parameters share one device and dtype. ``train()`` and ``eval()``
+    set the mode of every layer (it matters to ``Dropout`` and
+    ``BatchNorm1d``); ``fit`` trains in training mode and logs its
+    losses in evaluation mode.
 
     Each place in the network needs a layer object of its own: a layer
     keeps the input of its last forward pass for its backward pass, so
