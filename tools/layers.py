@@ -20,6 +20,7 @@ with ``torch.autograd`` and every training step with ``torch.optim.SGD``.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -27,7 +28,8 @@ import torch
 
 from . import _validation as v
 from . import functional as fn
-from .linear_models import _is_keras, _WeightsAndBias, uniform_init
+from . import init as _init
+from .linear_models import _is_keras, _WeightsAndBias
 from .losses import CrossEntropyLoss, MSELoss, _Loss
 from .training import EpochLog, training_loop
 
@@ -41,6 +43,7 @@ class _Layer:
     def __init__(self) -> None:
         self._input: torch.Tensor | None = None
         self._out_shape: tuple[int, ...] | None = None
+        self.training = True  # see train() and eval()
         # which network's forward the memory is from (None: the layer's
         # own forward, or none): see Sequential.backward
         self._kept_for: object | None = None
@@ -57,6 +60,24 @@ class _Layer:
         """The gradients of the last ``backward``, in ``parameters()``'s
         order."""
         return []
+
+    def train(self, mode: bool = True) -> _Layer:
+        """Set training mode (``mode=False``: evaluation); return ``self``.
+
+        Only ``Dropout`` and ``BatchNorm1d`` compute differently in the
+        two modes, as in PyTorch; every layer keeps the flag
+        ``training``."""
+        if not isinstance(mode, bool):
+            raise TypeError(
+                f"mode must be True or False, got {mode!r} "
+                f"({type(mode).__name__})"
+            )
+        self.training = mode
+        return self
+
+    def eval(self) -> _Layer:
+        """Set evaluation mode, ``train(False)``; return ``self``."""
+        return self.train(False)
 
     def _widths(self) -> tuple[int | None, int | None]:
         """``(n_in, n_out)``, the widths the layer takes and gives; ``None``
@@ -181,16 +202,24 @@ def _unchanged_on_error(objects: Iterable[Any]) -> Iterator[None]:
     (anything, Ctrl-C included): a failed call changes nothing.
 
     A shallow copy of each ``vars(obj)`` is enough for what a forward or
-    backward pass changes: it rebinds attributes (``_input``, ``dw``),
-    and never writes into a parameter. (A layer that wrote into a tensor
-    in place, running statistics say, would have to undo that itself.)"""
+    backward pass changes: it rebinds attributes (``_input``, ``dw``,
+    batch norm's running statistics), and never writes into a parameter.
+    A random generator of its own (``Dropout``'s) moves on in place, so
+    its state is saved and put back too."""
     saved = [(obj, dict(vars(obj))) for obj in objects]
+    generators = [
+        (g, g.get_state())
+        for obj in objects
+        if isinstance(g := getattr(obj, "_generator", None), torch.Generator)
+    ]
     try:
         yield
     except BaseException:
         for obj, state in saved:
             vars(obj).clear()
             vars(obj).update(state)
+        for g, state in generators:
+            g.set_state(state)
         raise
 
 
@@ -201,6 +230,10 @@ class Linear(_WeightsAndBias, _Layer):
     ``weight``, so that a batch multiplies from the left) and ``b`` shape
     ``(n_out,)``, both drawn from ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` on
     the CPU in float64, then moved to ``device`` and cast to ``dtype``.
+    ``init`` picks another scheme of :mod:`tools.init`:
+    ``"xavier_uniform"``, ``"xavier_normal"``, ``"kaiming_uniform"`` or
+    ``"kaiming_normal"`` draw ``w`` by their formula and start ``b`` at
+    zero (as Keras's ``Dense`` does).
     After ``backward``, ``dw`` and ``db`` hold ``dL/dW`` and ``dL/db``.
 
     >>> layer = Linear(3, 2, dtype=torch.float64, seed=0)
@@ -217,6 +250,7 @@ class Linear(_WeightsAndBias, _Layer):
         n_in: int,
         n_out: int,
         *,
+        init: str = "uniform",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         seed: int | None = None,
@@ -224,8 +258,9 @@ class Linear(_WeightsAndBias, _Layer):
         super().__init__()
         self.n_in = v.check_int("n_in", n_in, 1)
         self.n_out = v.check_int("n_out", n_out, 1)
-        self.w, self.b = uniform_init(
-            self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
+        self.init = _init.check_scheme(init)
+        self.w, self.b = _init.initialize(
+            init, self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
         )
         self.dw: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
@@ -374,15 +409,33 @@ class GELU(_Activation):
         return fn.gelu_derivative(z, self.approximate)
 
 
+@functools.cache
+def _stock_forwards() -> tuple:
+    """The ``_forward`` methods of the course's layers, whose ``_apply``
+    computes the same output with nothing kept."""
+    from .dropout import Dropout  # they import this module
+    from .normalization import BatchNorm1d, LayerNorm
+
+    return (
+        Linear._forward,
+        _Activation._forward,
+        ReLU._forward,
+        Dropout._forward,
+        BatchNorm1d._forward,
+        LayerNorm._forward,
+    )
+
+
 def _evaluate(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
     """A layer's output for evaluation, with nothing kept where it can.
 
-    The stock ``_forward`` methods return ``_apply(x)``; a layer with a
-    ``_forward`` of its own (a learner's subclass) is evaluated through
-    it, so evaluation always computes what training computes.
+    The stock ``_forward`` methods return ``_apply(x)`` (in the layer's
+    current mode; ``BatchNorm1d._apply`` leaves the running statistics
+    as they are); a layer with a ``_forward`` of its own (a learner's
+    subclass) is evaluated through it, so evaluation always computes
+    what training computes.
     """
-    stock = (Linear._forward, _Activation._forward, ReLU._forward)
-    if type(layer)._forward in stock:
+    if type(layer)._forward in _stock_forwards():
         return layer._apply(x)
     return layer._forward(x)
 
@@ -397,9 +450,14 @@ class Sequential:
     ``fit`` trains through the course's one loop,
     :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
 
-    The widths must chain: each ``Linear``'s ``n_in`` equals the
-    ``n_out`` of the ``Linear`` before it (activations keep the width),
-    and all layers with parameters share one device and dtype.
+    The widths must chain: each ``Linear``'s ``n_in`` (a
+    ``BatchNorm1d``'s ``num_features``, a ``LayerNorm``'s
+    ``normalized_shape``) equals the width the layers before it give
+    (activations and ``Dropout`` keep the width), and all layers with
+    parameters share one device and dtype. ``train()`` and ``eval()``
+    set the mode of every layer (it matters to ``Dropout`` and
+    ``BatchNorm1d``); ``fit`` trains in training mode and logs its
+    losses in evaluation mode.
 
     Each place in the network needs a layer object of its own: a layer
     keeps the input of its last forward pass for its backward pass, so
@@ -431,7 +489,8 @@ class Sequential:
             if not isinstance(layer, _Layer):
                 raise TypeError(
                     f"layer {i} must be a tools layer (Linear, ReLU, "
-                    f"Sigmoid, Tanh or GELU), got {type(layer).__name__}"
+                    "Sigmoid, Tanh, GELU, Dropout, BatchNorm1d or "
+                    f"LayerNorm), got {type(layer).__name__}"
                 )
             if id(layer) in seen:
                 raise ValueError(
@@ -454,6 +513,7 @@ class Sequential:
         )
         self._out_shape: tuple[int, ...] | None = None
         self._token: object | None = None  # tags the last forward's memory
+        self.training = True  # see train() and eval()
 
     def _chain_widths(self) -> int | None:
         """The output width; ``ValueError`` where a width does not fit."""
@@ -515,6 +575,35 @@ class Sequential:
         """``[dw_1, db_1, ...]`` of the last ``backward``."""
         return [g for layer in self.layers for g in layer.gradients()]
 
+    def buffers(self) -> list[torch.Tensor]:
+        """The state that training changes besides the parameters: each
+        ``BatchNorm1d``'s ``running_mean`` and ``running_var``, in order
+        (as ``nn.Module.buffers()``, without ``num_batches_tracked``)."""
+        return [
+            t
+            for layer in self.layers
+            if callable(getattr(layer, "buffers", None))
+            for t in layer.buffers()
+        ]
+
+    # -- modes ---------------------------------------------------------
+    def train(self, mode: bool = True) -> Sequential:
+        """Set every layer to training mode (``mode=False``: evaluation),
+        as ``nn.Module.train``; return ``self``.
+
+        ``Dropout`` drops and ``BatchNorm1d`` uses (and updates) the
+        batch's statistics in training; in evaluation dropout is the
+        identity and batch norm uses its running statistics. The other
+        layers compute the same in both modes."""
+        for layer in self.layers:
+            layer.train(mode)  # checks mode first, so all or none change
+        self.training = mode
+        return self
+
+    def eval(self) -> Sequential:
+        """Set every layer to evaluation mode, ``train(False)``."""
+        return self.train(False)
+
     # -- forward and backward ------------------------------------------
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         return self._entry._check_input(x, name)
@@ -547,7 +636,13 @@ class Sequential:
         ``torch.no_grad()``): each layer's output is freed once the next
         layer has read it, and the memory of an earlier ``forward`` stays
         as it was. ``x`` is checked as by ``forward``; an output that
-        overflows to inf or NaN is an error naming the layer."""
+        overflows to inf or NaN is an error naming the layer.
+
+        It computes in the network's current mode, as ``nn.Sequential``
+        does: after ``fit`` that is training mode, where ``Dropout``
+        drops and ``BatchNorm1d`` uses the batch's statistics (without
+        updating its running ones here); call ``eval()`` first to
+        predict with dropout off and the running statistics."""
         x = self._check_input(x, "x")
         saved = [(layer, dict(vars(layer))) for layer in self.layers]
         try:
@@ -683,14 +778,27 @@ class Sequential:
         and of ``tools.fit_torch(nn.Sequential(...), ...,
         loss_fn=nn.MSELoss() or nn.CrossEntropyLoss())``.
 
+        The steps run in training mode (dropout drops, batch norm uses
+        and updates the batch's statistics) and the logged losses are
+        computed in evaluation mode (no dropout, the running statistics),
+        as ``fit_torch`` does with ``model.train()`` and ``model.eval()``;
+        the network is left in training mode (unless ``epochs`` is 0:
+        then nothing changes). A ``BatchNorm1d`` refuses
+        a minibatch of one row in training, so ``batch_size`` must leave
+        every minibatch at least two rows.
+
         When it returns, the network and the loss keep nothing of the
         data (no batch, no activation, no gradient: ``backward`` needs a
-        new ``forward`` first), only the trained parameters. A call that
-        raises (Ctrl-C included) leaves the network and the loss as they
-        were.
+        new ``forward`` first), only the trained parameters (and running
+        statistics). A call that raises (Ctrl-C included) leaves the
+        network (modes, running statistics and dropout's generators
+        included) and the loss as they were.
         """
         trainable = _Trainable(self, loss)
+        self._check_minibatch_rows(x_train, batch_size)
         with _unchanged_on_error([self, *self.layers, loss]):
+            if isinstance(epochs, int) and epochs > 0:  # else no change
+                self.train()
             history = training_loop(
                 trainable,
                 x_train,
@@ -706,27 +814,67 @@ class Sequential:
         loss._output = loss._target = None  # the last batch's
         return history
 
+    def _check_minibatch_rows(self, x: Any, batch_size: Any) -> None:
+        """``ValueError`` naming ``batch_size`` if a minibatch of ``x``
+        would have one row and a batch norm is to train on it (other bad
+        values are left to ``training_loop``'s checks)."""
+        from .normalization import BatchNorm1d  # it imports this module
+
+        norms = [
+            (i, m)
+            for i, m in enumerate(self.layers)
+            if isinstance(m, BatchNorm1d)
+        ]
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            return
+        m = x.shape[0]
+        if batch_size < 1 or m == 0:
+            return
+        if batch_size == 1 or m % batch_size == 1:
+            i, layer = norms[0]
+            raise ValueError(
+                f"batch_size={batch_size} leaves a minibatch of 1 row of "
+                f"the {m} rows of x_train, which layer {i} {layer!r} "
+                "refuses in training (a batch variance needs at least 2 "
+                "rows); pick a batch_size that leaves every minibatch at "
+                "least 2 rows"
+            )
+
     # -- copying from PyTorch and Keras --------------------------------
     def layout(self) -> list[str]:
         """The layers as ``repr`` strings, what ``copy_params`` compares."""
         return [repr(layer) for layer in self.layers]
 
     def copy_params(self, model: Any) -> None:
-        """Copy weights and biases from a framework's network of the same
-        layout.
+        """Copy the parameters (and batch norm's running statistics) from a
+        framework's network of the same layout.
 
         Accepted: a ``torch.nn.Sequential`` of ``nn.Linear`` (with bias),
-        ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh`` and ``nn.GELU`` modules in
+        ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.GELU``,
+        ``nn.Dropout``, ``nn.BatchNorm1d`` and ``nn.LayerNorm`` modules in
         the order of ``self.layers``; or a Keras ``Sequential`` of
         ``Dense`` layers (with bias; ``activation`` ``None``/``"linear"``,
-        ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``) and
-        ``Activation`` layers of those names. A ``Dense`` with an
-        activation counts as ``Linear`` followed by that activation, and
+        ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``),
+        ``Activation`` layers of those names, ``Dropout``,
+        ``BatchNormalization`` and ``LayerNormalization``. A ``Dense`` with
+        an activation counts as ``Linear`` followed by that activation, and
         Keras's ``"gelu"`` (exact, with ``erf``) as ``GELU()``.
         ``nn.Linear``'s weight ``(out, in)``
         is transposed; Keras kernels are ``(in, out)`` like ``w``.
 
-        The parameters are copied in place (``parameters()`` keeps its
+        The settings must match too, as the layouts show them: ``p`` of a
+        dropout (Keras's ``rate``), ``eps`` (Keras's ``epsilon``, 1e-3 by
+        default where PyTorch's is 1e-5) and batch norm's ``momentum``
+        (PyTorch's is ours; Keras's weighs the old value, so its
+        ``BatchNormalization(momentum=0.99)`` is our ``momentum=0.01``).
+        A mismatch is refused, not converted. Keras's ``moving_variance``
+        is copied into ``running_var`` as it is, but Keras keeps the
+        biased batch variance there and we (as PyTorch) the unbiased one,
+        so the two drift apart in further training.
+
+        The values are copied in place (``parameters()`` keeps its
         tensors) and only after the whole layout has been checked.
         """
         if isinstance(model, torch.nn.Sequential):
@@ -743,17 +891,22 @@ class Sequential:
                 "model must have the layout of this Sequential, "
                 f"[{', '.join(self.layout())}], got [{', '.join(layout)}]"
             )
+        with_values = [m for m in self.layers if m.parameters()]
         new = []
-        for layer, (w, b) in zip(self._linears, values):
-            w = torch.as_tensor(w).to(device=layer.device, dtype=layer.dtype)
-            b = torch.as_tensor(b).to(device=layer.device, dtype=layer.dtype)
-            v.check_finite(f"the weight of {layer!r}", w)
-            v.check_finite(f"the bias of {layer!r}", b)
-            new.append((w, b))
+        for layer, entries in zip(with_values, values):
+            for attribute, label, value in entries:
+                t = torch.as_tensor(value)
+                t = t.to(device=layer.device, dtype=layer.dtype)
+                v.check_finite(f"the {label} of {layer!r}", t)
+                if attribute == "running_var" and float(t.amin()) < 0:
+                    raise ValueError(
+                        f"the {label} of {layer!r} must be >= 0, got "
+                        f"{float(t.amin()):.6g}"
+                    )
+                new.append((layer, attribute, t))
         with torch.no_grad():
-            for layer, (w, b) in zip(self._linears, new):
-                layer.w.copy_(w)
-                layer.b.copy_(b)
+            for layer, attribute, t in new:
+                getattr(layer, attribute).copy_(t)
 
 
 _TORCH_ACTIVATIONS = {
@@ -764,7 +917,10 @@ _TORCH_ACTIVATIONS = {
 
 
 def _torch_layout(model: torch.nn.Sequential) -> tuple[list[str], list]:
-    """Our layout strings of an ``nn.Sequential``, and its ``(w, b)``."""
+    """Our layout strings of an ``nn.Sequential``, and for each layer with
+    parameters its ``[(attribute, framework's name, values), ...]``."""
+    from . import dropout, normalization  # they import this module
+
     layout, values = [], []
     for module in model:
         if isinstance(module, torch.nn.Linear):
@@ -772,16 +928,28 @@ def _torch_layout(model: torch.nn.Sequential) -> tuple[list[str], list]:
                 raise ValueError(f"{module} must have a bias")
             n_in, n_out = module.in_features, module.out_features
             layout.append(f"Linear({n_in}, {n_out})")
-            values.append((module.weight.detach().T, module.bias.detach()))
+            values.append(
+                [
+                    ("w", "weight", module.weight.detach().T),
+                    ("b", "bias", module.bias.detach()),
+                ]
+            )
         elif isinstance(module, torch.nn.GELU):
             layout.append(repr(GELU(module.approximate)))
         elif type(module) in _TORCH_ACTIVATIONS:
             layout.append(repr(_TORCH_ACTIVATIONS[type(module)]()))
         else:
-            raise TypeError(
-                "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh "
-                f"and nn.GELU modules only, got {type(module).__name__}"
-            )
+            entry = normalization._torch_entry(module)
+            entry = entry or dropout._torch_entry(module)
+            if entry is None:
+                raise TypeError(
+                    "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, "
+                    "nn.GELU, nn.Dropout, nn.BatchNorm1d and nn.LayerNorm "
+                    f"modules only, got {type(module).__name__}"
+                )
+            layout.append(entry[0])
+            if entry[1]:
+                values.append(entry[1])
     return layout, values
 
 
@@ -806,8 +974,11 @@ def _keras_activation(layer: Any) -> str | None:
 
 
 def _keras_layout(model: Any) -> tuple[list[str], list]:
-    """Our layout strings of a Keras ``Sequential``, and its ``(w, b)``."""
+    """Our layout strings of a Keras ``Sequential``, and for each layer
+    with parameters its ``[(attribute, framework's name, values), ...]``."""
     import keras  # only reached when a Keras object was passed in
+
+    from . import dropout, normalization  # they import this module
 
     if not isinstance(model, keras.Sequential):
         raise TypeError(
@@ -823,15 +994,25 @@ def _keras_layout(model: Any) -> tuple[list[str], list]:
                 )
             kernel = layer.kernel.numpy()
             layout.append(f"Linear({kernel.shape[0]}, {kernel.shape[1]})")
-            values.append((kernel, layer.bias.numpy()))
+            values.append(
+                [("w", "weight", kernel), ("b", "bias", layer.bias.numpy())]
+            )
             activation = _keras_activation(layer)
         elif isinstance(layer, keras.layers.Activation):
             activation = _keras_activation(layer)
         else:
-            raise TypeError(
-                "model may hold Dense and Activation layers only, got "
-                f"{type(layer).__name__} ({layer.name!r})"
-            )
+            entry = normalization._keras_entry(layer)
+            entry = entry or dropout._keras_entry(layer)
+            if entry is None:
+                raise TypeError(
+                    "model may hold Dense, Activation, Dropout, "
+                    "BatchNormalization and LayerNormalization layers "
+                    f"only, got {type(layer).__name__} ({layer.name!r})"
+                )
+            layout.append(entry[0])
+            if entry[1]:
+                values.append(entry[1])
+            activation = None
         if activation is not None:
             layout.append(activation)
     return layout, values
@@ -858,7 +1039,9 @@ class _Trainable:
         self.loss_name = loss.name
 
     def parameters(self) -> list[torch.Tensor]:
-        return self.net.parameters()
+        """The parameters and the running statistics: what training
+        changes, and what the loop puts back if it fails."""
+        return self.net.parameters() + self.net.buffers()
 
     def _check_data(
         self, x: Any, y: Any, x_name: str, y_name: str
@@ -888,7 +1071,9 @@ class _Trainable:
     ) -> tuple[float, float | None]:
         # Nothing is kept for a backward pass: the activations of the
         # whole set are freed as soon as the next layer has read them.
-        out = self.net._apply(x)
+        # In evaluation mode: no dropout, batch norm's running statistics.
+        with _evaluation_mode(self.net):
+            out = self.net._apply(x)
         if type(self.loss)._forward is _Loss._forward:
             loss = float(self.loss._value(out, y))
         else:  # a loss with a _forward of its own is evaluated by it
@@ -899,11 +1084,26 @@ class _Trainable:
         return loss, None
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
-        for i, layer in enumerate(self.net.layers):
-            x = _evaluate(layer, x)
-            if not bool(torch.isfinite(x).all()):
-                raise ValueError(
-                    f"the output of layer {i} {layer!r} overflowed "
-                    f"{x.dtype} on x_train; scale the inputs or use a "
-                    "wider dtype"
-                )
+        with _evaluation_mode(self.net):
+            for i, layer in enumerate(self.net.layers):
+                x = _evaluate(layer, x)
+                if not bool(torch.isfinite(x).all()):
+                    raise ValueError(
+                        f"the output of layer {i} {layer!r} overflowed "
+                        f"{x.dtype} on x_train; scale the inputs or use a "
+                        "wider dtype"
+                    )
+
+
+@contextmanager
+def _evaluation_mode(net: Sequential) -> Iterator[None]:
+    """Every layer of ``net`` in evaluation mode for the block, then each
+    back in the mode it had."""
+    modes = [layer.training for layer in net.layers]
+    for layer in net.layers:
+        layer.training = False
+    try:
+        yield
+    finally:
+        for layer, mode in zip(net.layers, modes):
+            layer.training = mode

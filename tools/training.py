@@ -392,22 +392,43 @@ def _torch_rollback(
     train: _Pair,
     valid: _Pair | None,
 ) -> Iterator[None]:
-    """:func:`_rolled_back` for a ``torch.nn.Module``: its parameters and
-    buffers (running statistics) are put back."""
+    """:func:`_rolled_back` for a ``torch.nn.Module``: its parameters,
+    buffers (running statistics) and every submodule's mode are put
+    back."""
     start = {k: t.detach().clone() for k, t in model.state_dict().items()}
+    modes = [(m, m.training) for m in model.modules()]
+
+    def restore() -> None:
+        model.load_state_dict(start)
+        for module, mode in modes:
+            module.training = mode
 
     def explain(error: ValueError) -> ValueError | None:
         if not isinstance(error, _Diverged):
             return None
 
         def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
-            with torch.no_grad():
+            with torch.no_grad(), _evaluation_mode(model):
                 return float(loss_fn(model(x), y))
 
         return _why_diverged(error, lr, start_loss, train, valid)
 
-    with _rolled_back(lambda: model.load_state_dict(start), explain):
+    with _rolled_back(restore, explain):
         yield
+
+
+@contextmanager
+def _evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``model.eval()`` for the block, then every submodule back in the
+    mode it had (the logged losses: no dropout, batch norm's running
+    statistics, and nothing updated)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
 
 
 def _loss_name(loss_fn: torch.nn.Module) -> str:
@@ -557,12 +578,18 @@ def fit_torch(
     are those of :func:`training_loop`, so the histories compare entry
     by entry.
 
+    The steps run in training mode (``model.train()``: dropout drops,
+    batch norm uses and updates the batch's statistics) and the logged
+    losses are computed in evaluation mode (``model.eval()``), as
+    ``Sequential.fit`` does; the model is left in training mode (with
+    ``epochs=0`` nothing changes).
+
     Before training, the model is run once on the first row of
     ``x_train`` to check the widths, with no side effects (evaluation
     mode, ``torch.no_grad()``, every submodule's mode put back). As in
     :func:`training_loop`, a logged loss or a parameter that becomes inf
     or NaN is an error saying why, and any error (Ctrl-C included) puts
-    the parameters and buffers back as they were.
+    the parameters, buffers and modes back as they were.
     """
     loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
     _check_loss_fn(loss_fn)
@@ -589,6 +616,8 @@ def fit_torch(
     m = x_train.shape[0]
     valid = None if x_valid is None else (x_valid, y_valid)
     with _torch_rollback(model, loss_fn, lr, (x_train, y_train), valid):
+        if epochs:  # zero epochs change nothing, modes included
+            model.train()
         for epoch in range(1, epochs + 1):
             total = 0.0
             for batch in minibatches(m, batch_size):
@@ -597,7 +626,7 @@ def fit_torch(
                 loss.backward()
                 optimizer.step()
                 total += loss.item() * (batch.stop - batch.start)
-            with torch.no_grad():
+            with torch.no_grad(), _evaluation_mode(model):
                 train_loss = float(loss_fn(model(x_train), y_train))
                 log = EpochLog(
                     epoch, train_loss, batch_loss=total / m, loss=name
