@@ -4,8 +4,9 @@
 ``torch.optim`` (same signatures, defaults, update rules and state names,
 one parameter group); ``KerasSGD``, ``KerasAdagrad``, ``KerasRMSprop``,
 ``KerasAdam`` and ``KerasAdamW`` follow Keras 3, which puts the learning
-rate and the epsilon in other places and decays the weights apart from the
-gradient.
+rate and the epsilon in other places, decays the weights apart from the
+gradient and (TensorFlow backend) rounds some hyperparameters to float32
+even when it computes in float64 (see ``_keras_cast``).
 
 An optimiser holds a list of parameter tensors and updates them in place:
 ``opt.step(grads)`` takes the gradients as a list in the same order (for
@@ -542,6 +543,16 @@ class AdamW(Adam):
 # ------------------------------------------------------------------ Keras
 
 
+def _keras_cast(x: float) -> float:
+    """``x`` as Keras 3 (TensorFlow backend) sees it after ``ops.cast(x,
+    "float64")``: a Python float becomes a float32 tensor first, so the
+    value is rounded to float32 even when Keras computes in float64
+    (``0.9`` becomes ``0.8999999761581421``). Keras casts this way the SGD
+    momentum, Adam's betas in the bias correction, the weight decay and
+    AdaGrad's initial accumulator value."""
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
 class _KerasForm(Optimizer):
     """Keras's shared part: ``learning_rate`` is another name for ``lr``,
     and a ``weight_decay`` (``None``: none) is decoupled on every optimiser,
@@ -562,7 +573,7 @@ class _KerasForm(Optimizer):
 
     def _decay(self, p: torch.Tensor) -> None:
         if self.weight_decay:
-            p.sub_(p * self.weight_decay * self.lr)
+            p.sub_(p * _keras_cast(self.weight_decay) * self.lr)
 
 
 class KerasSGD(_KerasForm):
@@ -595,7 +606,7 @@ class KerasSGD(_KerasForm):
 
     def _update(self, p, g, s, t):
         self._decay(p)
-        lr, mu = self.lr, self.momentum
+        lr, mu = self.lr, _keras_cast(self.momentum)
         if mu != 0:
             vel = self._zeros(s, "momentum", p)
             vel.copy_(vel * mu - g * lr)
@@ -637,7 +648,7 @@ class KerasAdagrad(_KerasForm):
         self._decay(p)
         if s.get("accumulator") is None:
             s["accumulator"] = torch.full_like(
-                p, self.initial_accumulator_value
+                p, _keras_cast(self.initial_accumulator_value)
             )
         acc = s["accumulator"].add_(g * g)
         p.sub_((self.lr * g) / (acc + self.epsilon).sqrt())
@@ -736,7 +747,9 @@ class KerasAdam(_KerasForm):
     def _update(self, p, g, s, t):
         self._decay(p)
         b1, b2 = self.beta_1, self.beta_2
-        lr_t = self.lr * math.sqrt(1 - b2**t) / (1 - b1**t)
+        b1_t = _keras_cast(b1) ** t
+        b2_t = _keras_cast(b2) ** t
+        lr_t = self.lr * math.sqrt(1 - b2_t) / (1 - b1_t)
         m = self._zeros(s, "momentum", p)
         m.add_((g - m) * (1 - b1))
         sq = self._zeros(s, "velocity", p)
