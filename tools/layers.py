@@ -20,7 +20,8 @@ with ``torch.autograd`` and every training step with ``torch.optim.SGD``.
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -40,6 +41,9 @@ class _Layer:
     def __init__(self) -> None:
         self._input: torch.Tensor | None = None
         self._out_shape: tuple[int, ...] | None = None
+        # which network's forward the memory is from (None: the layer's
+        # own forward, or none): see Sequential.backward
+        self._kept_for: object | None = None
 
     def parameters(self) -> list[torch.Tensor]:
         """The tensors that training updates in place (none here)."""
@@ -54,6 +58,16 @@ class _Layer:
         order."""
         return []
 
+    def _widths(self) -> tuple[int | None, int | None]:
+        """``(n_in, n_out)``, the widths the layer takes and gives; ``None``
+        for both where any width passes through unchanged (activations).
+        ``Sequential`` chains and checks the widths through this."""
+        return None, None
+
+    def _forget(self) -> None:
+        """Drop what the last forward and backward kept."""
+        self._input, self._out_shape, self._kept_for = None, None, None
+
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
         if not x.is_floating_point():
@@ -65,13 +79,23 @@ class _Layer:
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The layer's output; keeps what ``backward`` needs."""
-        return self._forward(self._check_input(x, "x"))
+        """The layer's output. Keeps what ``backward`` needs (the input;
+        ReLU its output) until the next ``forward``; an output that
+        overflows to inf or NaN is an error, and leaves the layer as it
+        was."""
+        x = self._check_input(x, "x")
+        with _unchanged_on_error([self]):
+            out = self._forward(x)
+            _check_output(out, repr(self), x, self)
+            self._kept_for = None
+        return out
 
     __call__ = forward
 
     def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
-        """``dL/d(input)`` from ``grad_output = dL/d(output)``."""
+        """``dL/d(input)`` from ``grad_output = dL/d(output)``. A gradient
+        that overflows to inf or NaN is an error, and leaves the layer as
+        it was."""
         if self._input is None or self._out_shape is None:
             raise RuntimeError(
                 f"{self!r}.backward() was called before forward(x): "
@@ -87,7 +111,10 @@ class _Layer:
         v.check_like("grad_output", g, x.device, x.dtype, "the input")
         v.check_no_grad("grad_output", g)
         v.check_finite("grad_output", g)
-        return self._backward(g)
+        with _unchanged_on_error([self]):
+            dx = self._backward(g)
+            _check_gradients(dx, repr(self), g, self)
+        return dx
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -99,6 +126,72 @@ class _Layer:
     # with nothing kept for a backward pass (evaluation, as
     # ``torch.no_grad()`` keeps no graph). Their ``_forward`` keeps what
     # the backward pass needs and returns ``_apply(x)``.
+
+
+# -- results checked before they are returned --------------------------
+def _finite(t: torch.Tensor) -> bool:
+    """Whether every entry of ``t`` is finite: one sum settles it unless
+    the sum itself is inf or NaN (see ``_validation.check_finite``)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
+def _largest(name: str, t: torch.Tensor) -> str:
+    return f"largest |{name}| is {float(t.abs().max()):.3g}"
+
+
+def _check_output(
+    out: torch.Tensor, where: str, x: torch.Tensor, layer: _Layer
+) -> None:
+    """``ValueError`` naming ``where`` if ``out`` holds inf or NaN."""
+    if _finite(out):
+        return
+    named = layer.named_parameters()
+    for name, p in named:
+        if not _finite(p):
+            raise ValueError(
+                f"the output of {where} is inf or NaN because its {name} "
+                "holds inf or NaN entries"
+            )
+    sizes = [_largest("input", x)] + [_largest(n, p) for n, p in named]
+    raise ValueError(
+        f"the output of {where} overflowed {out.dtype} to inf or NaN "
+        f"({', '.join(sizes)}); scale the inputs or use a wider dtype"
+    )
+
+
+def _check_gradients(
+    dx: torch.Tensor, where: str, g: torch.Tensor, layer: _Layer
+) -> None:
+    """``ValueError`` naming the gradient of ``where`` that holds inf or
+    NaN after a backward pass that was given a finite ``g``."""
+    names = [name for name, _ in layer.named_parameters()]
+    grads = [("(input)", dx), *zip(names, layer.gradients())]
+    for name, grad in grads:
+        if not _finite(grad):
+            raise ValueError(
+                f"the gradient dL/d{name} of {where} overflowed "
+                f"{grad.dtype} to inf or NaN ({_largest('grad_output', g)}"
+                "); scale the loss (or the inputs) down or use a wider dtype"
+            )
+
+
+@contextmanager
+def _unchanged_on_error(objects: Iterable[Any]) -> Iterator[None]:
+    """Put the attributes of ``objects`` back if the block raises
+    (anything, Ctrl-C included): a failed call changes nothing.
+
+    A shallow copy of each ``vars(obj)`` is enough for what a forward or
+    backward pass changes: it rebinds attributes (``_input``, ``dw``),
+    and never writes into a parameter. (A layer that wrote into a tensor
+    in place, running statistics say, would have to undo that itself.)"""
+    saved = [(obj, dict(vars(obj))) for obj in objects]
+    try:
+        yield
+    except BaseException:
+        for obj, state in saved:
+            vars(obj).clear()
+            vars(obj).update(state)
+        raise
 
 
 class Linear(_WeightsAndBias, _Layer):
@@ -151,6 +244,13 @@ class Linear(_WeightsAndBias, _Layer):
                 f"{self!r} has no gradients yet: call backward first"
             )
         return [self.dw, self.db]
+
+    def _widths(self) -> tuple[int | None, int | None]:
+        return self.n_in, self.n_out
+
+    def _forget(self) -> None:
+        super()._forget()
+        self.dw = self.db = None
 
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
@@ -293,12 +393,22 @@ class Sequential:
     ``forward`` runs the layers in order, ``backward`` in reverse (each
     layer's input gradient is the next one's ``grad_output``), and
     ``update(lr)`` takes one gradient-descent step on every parameter.
+    ``predict`` gives the output with nothing kept for a backward pass.
     ``fit`` trains through the course's one loop,
     :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
 
     The widths must chain: each ``Linear``'s ``n_in`` equals the
     ``n_out`` of the ``Linear`` before it (activations keep the width),
-    and all ``Linear`` layers share one device and dtype.
+    and all layers with parameters share one device and dtype.
+
+    Each place in the network needs a layer object of its own: a layer
+    keeps the input of its last forward pass for its backward pass, so
+    one object in two places (``Sequential(l1, relu, l2, relu, l3)``)
+    is refused. One layer object may be part of two networks (a network
+    made of the first layers of another, to look at its hidden
+    activations, say); they then share its parameters, as PyTorch
+    modules do, and ``backward`` refuses to run on a layer whose memory
+    another network's ``forward`` has overwritten since.
 
     >>> net = Sequential(Linear(2, 4, seed=0), ReLU(), Linear(4, 1, seed=1))
     >>> net
@@ -307,37 +417,79 @@ class Sequential:
     ['0.w', '0.b', '2.w', '2.b']
     """
 
+    # what training_loop's error suggests when given a Sequential
+    _train_with = (
+        "net.fit(x_train, y_train, epochs, lr, batch_size, "
+        "loss=tools.MSELoss())"
+    )
+
     def __init__(self, *layers: _Layer) -> None:
         if not layers:
             raise ValueError("Sequential needs at least one layer, got none")
-        previous: tuple[int, Linear] | None = None
+        seen: dict[int, int] = {}
         for i, layer in enumerate(layers):
             if not isinstance(layer, _Layer):
                 raise TypeError(
                     f"layer {i} must be a tools layer (Linear, ReLU, "
                     f"Sigmoid, Tanh or GELU), got {type(layer).__name__}"
                 )
-            if not isinstance(layer, Linear):
-                continue
-            if previous is not None:
-                j, prev = previous
-                if layer.n_in != prev.n_out:
-                    raise ValueError(
-                        f"layer {i} {layer!r} takes {layer.n_in} inputs, "
-                        f"but layer {j} {prev!r} gives {prev.n_out}: "
-                        "a shape that does not fit the next layer"
-                    )
-                if (layer.device, layer.dtype) != (prev.device, prev.dtype):
-                    raise ValueError(
-                        f"layer {i} {layer!r} is on {layer.device} with "
-                        f"{layer.dtype}, but layer {j} {prev!r} is on "
-                        f"{prev.device} with {prev.dtype}: all Linear "
-                        "layers must share one device and dtype"
-                    )
-            previous = (i, layer)
+            if id(layer) in seen:
+                raise ValueError(
+                    f"layer {i} is layer {seen[id(layer)]} again (the same "
+                    f"{layer!r} object): a layer keeps the input of its "
+                    "last forward pass for backward, so each place needs "
+                    f"a layer object of its own; create a new {layer!r} "
+                    f"for layer {i}"
+                )
+            seen[id(layer)] = i
         self.layers = list(layers)
+        self._n_out = self._chain_widths()
+        self._check_one_device_and_dtype()
         self._linears = [m for m in self.layers if isinstance(m, Linear)]
+        # the first layer that fixes the input's width checks x (width,
+        # device, dtype, values) for the whole network
+        self._entry = next(
+            (m for m in self.layers if m._widths()[0] is not None),
+            self.layers[0],
+        )
         self._out_shape: tuple[int, ...] | None = None
+        self._token: object | None = None  # tags the last forward's memory
+
+    def _chain_widths(self) -> int | None:
+        """The output width; ``ValueError`` where a width does not fit."""
+        width: int | None = None
+        source: tuple[int, _Layer] | None = None
+        for i, layer in enumerate(self.layers):
+            n_in, n_out = layer._widths()
+            if n_in is not None and source is not None and n_in != width:
+                j, prev = source
+                raise ValueError(
+                    f"layer {i} {layer!r} takes {n_in} inputs, "
+                    f"but layer {j} {prev!r} gives {width}: "
+                    "a shape that does not fit the next layer"
+                )
+            if n_out is not None:
+                width, source = n_out, (i, layer)
+        return width
+
+    def _check_one_device_and_dtype(self) -> None:
+        first: tuple[int, _Layer, torch.Tensor] | None = None
+        for i, layer in enumerate(self.layers):
+            params = layer.parameters()
+            if not params:
+                continue
+            p = params[0]
+            if first is None:
+                first = (i, layer, p)
+                continue
+            j, prev, q = first
+            if (p.device, p.dtype) != (q.device, q.dtype):
+                raise ValueError(
+                    f"layer {i} {layer!r} is on {p.device} with "
+                    f"{p.dtype}, but layer {j} {prev!r} is on "
+                    f"{q.device} with {q.dtype}: all layers with "
+                    "parameters must share one device and dtype"
+                )
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(map(repr, self.layers))})"
@@ -365,19 +517,56 @@ class Sequential:
 
     # -- forward and backward ------------------------------------------
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
-        return self.layers[0]._check_input(x, name)
+        return self._entry._check_input(x, name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The network's output ``A_L``; every layer keeps what its
-        backward pass needs (its input; ReLU its output)."""
-        return self._forward(self._check_input(x, "x"))
+        """The network's output ``A_L``, for a backward pass to follow.
+
+        Every layer keeps what its backward pass needs (its input; ReLU
+        its output) until the next ``forward``, ``fit`` or a ``forward``
+        of another network it is part of: for outputs alone use
+        ``predict``, which keeps nothing. An output that overflows to inf
+        or NaN is an error naming the layer, and leaves the network as it
+        was."""
+        x = self._check_input(x, "x")
+        token = object()
+        with _unchanged_on_error([self, *self.layers]):
+            for i, layer in enumerate(self.layers):
+                out = layer._forward(x)
+                _check_output(out, f"layer {i} {layer!r}", x, layer)
+                layer._kept_for = token
+                x = out
+            self._out_shape, self._token = tuple(x.shape), token
+        return x
 
     __call__ = forward
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output for ``x``, with nothing kept for a
+        backward pass (what ``nn.Sequential`` computes under
+        ``torch.no_grad()``): each layer's output is freed once the next
+        layer has read it, and the memory of an earlier ``forward`` stays
+        as it was. ``x`` is checked as by ``forward``; an output that
+        overflows to inf or NaN is an error naming the layer."""
+        x = self._check_input(x, "x")
+        saved = [(layer, dict(vars(layer))) for layer in self.layers]
+        try:
+            for i, layer in enumerate(self.layers):
+                out = _evaluate(layer, x)
+                _check_output(out, f"layer {i} {layer!r}", x, layer)
+                x = out
+        finally:  # a learner's layer evaluated by its own _forward
+            for layer, state in saved:
+                vars(layer).clear()
+                vars(layer).update(state)
+        return x
 
     def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
         """Backpropagate ``dL/d(output)``; return ``dL/dx``.
 
-        Fills each ``Linear``'s ``dw`` and ``db`` on the way."""
+        Fills each ``Linear``'s ``dw`` and ``db`` on the way. A gradient
+        that overflows to inf or NaN is an error naming the layer, and
+        leaves the network as it was."""
         if self._out_shape is None:
             raise RuntimeError(
                 "Sequential.backward() was called before forward(x): "
@@ -393,14 +582,48 @@ class Sequential:
         v.check_like("grad_output", g, x.device, x.dtype, "the output")
         v.check_no_grad("grad_output", g)
         v.check_finite("grad_output", g)
-        return self._backward(g)
+        for i, layer in enumerate(self.layers):
+            if getattr(layer, "_kept_for", None) is not self._token:
+                raise RuntimeError(
+                    f"layer {i} {layer!r} has run forward since this "
+                    "network's forward (it is part of another network too"
+                    ", or was called on its own), so it no longer holds "
+                    "this network's input: call forward(x) on this "
+                    "network again, then backward"
+                )
+        with _unchanged_on_error(self.layers):
+            for i in reversed(range(len(self.layers))):
+                layer, g_out = self.layers[i], g
+                g = layer._backward(g_out)
+                _check_gradients(g, f"layer {i} {layer!r}", g_out, layer)
+        return g
 
     def update(self, lr: float) -> None:
         """One gradient-descent step, in place: ``p -= lr * dL/dp`` for
-        every parameter, with the gradients of the last ``backward``."""
+        every parameter, with the gradients of the last ``backward``.
+
+        A step that would make a parameter inf or NaN (an ``lr`` too
+        large for the gradients) is an error, and changes nothing."""
         lr = v.check_positive_float("lr", lr)
         grads = self.gradients()  # raises before backward
-        self._update(lr, grads)
+        named = self.named_parameters()
+        new = [p.add(g, alpha=-lr) for (_, p), g in zip(named, grads)]
+        for (name, p), g, p_new in zip(named, grads, new):
+            if not _finite(p_new):
+                raise ValueError(
+                    f"update(lr={lr:g}) would make {name} inf or NaN "
+                    f"({_largest(name, p)}, {_largest('dL/d' + name, g)})"
+                    ": lr is too large for these gradients; the "
+                    "parameters are unchanged"
+                )
+        for (_, p), p_new in zip(named, new):
+            p.copy_(p_new)
+
+    def _forget(self) -> None:
+        """Drop what the last forward and backward kept, in every layer."""
+        for layer in self.layers:
+            layer._forget()
+        self._out_shape = self._token = None
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -459,19 +682,29 @@ class Sequential:
         restore-on-failure are those of every other model of the course,
         and of ``tools.fit_torch(nn.Sequential(...), ...,
         loss_fn=nn.MSELoss() or nn.CrossEntropyLoss())``.
+
+        When it returns, the network and the loss keep nothing of the
+        data (no batch, no activation, no gradient: ``backward`` needs a
+        new ``forward`` first), only the trained parameters. A call that
+        raises (Ctrl-C included) leaves the network and the loss as they
+        were.
         """
         trainable = _Trainable(self, loss)
-        return training_loop(
-            trainable,
-            x_train,
-            y_train,
-            epochs,
-            lr,
-            batch_size,
-            x_valid,
-            y_valid,
-            verbose=verbose,
-        )
+        with _unchanged_on_error([self, *self.layers, loss]):
+            history = training_loop(
+                trainable,
+                x_train,
+                y_train,
+                epochs,
+                lr,
+                batch_size,
+                x_valid,
+                y_valid,
+                verbose=verbose,
+            )
+        self._forget()
+        loss._output = loss._target = None  # the last batch's
+        return history
 
     # -- copying from PyTorch and Keras --------------------------------
     def layout(self) -> list[str]:
@@ -617,7 +850,7 @@ class _Trainable:
                 "loss must be a tools.MSELoss() or tools.CrossEntropyLoss()"
                 f", got {type(loss).__name__}{hint}"
             )
-        if not net._linears:
+        if not net.parameters():
             raise ValueError(
                 "a Sequential without a Linear layer has nothing to train"
             )
@@ -631,10 +864,10 @@ class _Trainable:
         self, x: Any, y: Any, x_name: str, y_name: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.net._check_input(x, x_name)
-        last = self.net._linears[-1]
+        p = self.net.parameters()[0]  # all share one device and dtype
         y = v.check_tensor(y_name, y)
-        v.check_matrix(y_name, y, last.n_out, "columns (the outputs)")
-        v.check_like(y_name, y, last.device, last.dtype, "the network")
+        v.check_matrix(y_name, y, self.net._n_out, "columns (the outputs)")
+        v.check_like(y_name, y, p.device, p.dtype, "the network")
         v.check_no_grad(y_name, y)
         v.check_finite(y_name, y)
         if isinstance(self.loss, CrossEntropyLoss):
