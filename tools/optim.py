@@ -33,6 +33,7 @@ import torch
 from . import _validation as v
 
 __all__ = [
+    "NonFiniteGradient",
     "Optimizer",
     "SGD",
     "Adagrad",
@@ -45,6 +46,10 @@ __all__ = [
     "KerasAdam",
     "KerasAdamW",
 ]
+
+
+class NonFiniteGradient(ValueError):
+    """A gradient given to ``step`` holds NaN or inf (nothing changed)."""
 
 
 def _number(name: str, value: object) -> float:
@@ -175,7 +180,10 @@ class Optimizer:
                     f"{tuple(p.shape)}, got {tuple(g.shape)}"
                 )
             v.check_like(name, g, p.device, p.dtype, f"params[{i}]")
-            v.check_finite(name, g)
+            try:
+                v.check_finite(name, g)
+            except ValueError as error:
+                raise NonFiniteGradient(str(error)) from None
         return grads
 
     def _checked_state(self) -> list[int | None]:
