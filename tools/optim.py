@@ -138,6 +138,9 @@ class Optimizer:
         self.params = _check_params(params)
         self.lr = lr
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        # the state tensors this optimiser wrote or checked: a preset entry
+        # is checked for NaN/inf once, not again at every step
+        self._seen: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
 
     @property
     def lr(self) -> float:
@@ -215,7 +218,8 @@ class Optimizer:
                         f"{tuple(p.shape)}, got {tuple(t.shape)}"
                     )
                 v.check_like(name, t, p.device, p.dtype, f"params[{i}]")
-                v.check_finite(name, t)
+                if self._seen[i].get(key) is not t:
+                    v.check_finite(name, t)
             steps.append(_step_count(i, s.get("step")))
         return steps
 
@@ -234,6 +238,13 @@ class Optimizer:
                     t = (0 if t is None else t) + 1
                     s["step"] = t
                 self._update(p, g, s, t)
+        self._remember_state()
+
+    def _remember_state(self) -> None:
+        self._seen = [
+            {k: t for k, t in s.items() if isinstance(t, torch.Tensor)}
+            for s in self.state
+        ]
 
     def _update(
         self, p: torch.Tensor, g: torch.Tensor, s: dict, t: int
@@ -275,6 +286,7 @@ class Optimizer:
             )
         trial = copy.copy(self)  # checks run on a copy: self is untouched
         trial.state = copy.deepcopy(state)
+        trial._seen = [{} for _ in self.params]
         trial.lr = state_dict["lr"]
         for k in self._hyper:
             setattr(trial, k, state_dict[k])
@@ -283,6 +295,7 @@ class Optimizer:
         for s, t in zip(trial.state, steps):
             if t is not None:
                 s["step"] = t
+        trial._remember_state()
         self.__dict__.update(trial.__dict__)
 
 
