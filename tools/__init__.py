@@ -5,7 +5,7 @@ PyTorch's autograd.
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
-['BatchNorm1d', 'CrossEntropyLoss', 'Dropout']
+['Adagrad', 'Adam', 'AdamW']
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
@@ -28,6 +28,19 @@ from . import init
 from .losses import CrossEntropyLoss, MSELoss
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .softmax_classifier import SoftmaxClassifier
+from .optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    KerasAdagrad,
+    KerasAdam,
+    KerasAdamW,
+    KerasRMSprop,
+    KerasSGD,
+    RMSprop,
+)
+from .schedules import CosineAnnealingLR, StepLR
 from .training import (
     EpochLog,
     fit_torch,
@@ -37,7 +50,19 @@ from .training import (
 )
 
 __all__ = [
+    "Adagrad",
+    "Adam",
+    "AdamW",
     "BatchNorm1d",
+    "CosineAnnealingLR",
+    "KerasAdagrad",
+    "KerasAdam",
+    "KerasAdamW",
+    "KerasRMSprop",
+    "KerasSGD",
+    "RMSprop",
+    "SGD",
+    "StepLR",
     "CrossEntropyLoss",
     "Dropout",
     "EpochLog",
