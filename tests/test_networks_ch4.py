@@ -416,3 +416,32 @@ def test_copy_params_names_a_non_finite_value_of_a_torch_norm(attribute):
             f"the {attribute} of {name} must be finite, but 1 of its 3 "
             "entries are NaN or inf"
         )
+
+
+def test_fit_with_adam_and_a_schedule_matches_fit_torch_with_normalisation():
+    """Chapters 4 and 5 together: a network with batch norm, layer norm
+    and dropout (p = 0) trained by ``tools.Adam`` under a cosine schedule
+    logs what ``torch.optim.Adam`` under PyTorch's schedule logs, and ends
+    with the same running statistics; gamma and beta take Adam's step."""
+    ref, net = torch_net(p=0.0), scratch_net(p=0.0)
+    net.copy_params(ref)
+    x, y = data(50, seed=1)
+    xv, yv = data(21, seed=2)
+    opt = tools.Adam(net.parameters(), lr=0.02, weight_decay=0.01)
+    topt = torch.optim.Adam(ref.parameters(), lr=0.02, weight_decay=0.01)
+    sched = tools.CosineAnnealingLR(opt, 5, 0.001)
+    tsched = torch.optim.lr_scheduler.CosineAnnealingLR(topt, 5, 0.001)
+    log = net.fit(x, y, 5, None, 8, xv, yv, loss=tools.CrossEntropyLoss(),
+                  verbose=False, optimizer=opt, scheduler=sched)
+    ref_log = tools.fit_torch(ref, x, y, 5, None, 8, xv, yv,
+                              loss_fn=nn.CrossEntropyLoss(), verbose=False,
+                              optimizer=topt, scheduler=tsched)
+    for ours, theirs in zip(log, ref_log, strict=True):
+        for field in ("train_loss", "batch_loss", "valid_loss"):
+            a, b = getattr(ours, field), getattr(theirs, field)
+            assert abs(a - b) <= 1e-10 * abs(b), (ours.epoch, field)
+    state = ref.state_dict()
+    assert_close(net.layers[1].gamma, state["1.weight"])
+    assert_close(net.layers[5].beta, state["5.bias"])
+    assert_close(net.layers[1].running_var, state["1.running_var"])
+    assert opt.lr == topt.param_groups[0]["lr"]

@@ -1047,9 +1047,13 @@ class _Trainable:
         self.loss_name = loss.name
 
     def parameters(self) -> list[torch.Tensor]:
-        """The parameters and the running statistics: what training
-        changes, and what the loop puts back if it fails."""
-        return self.net.parameters() + self.net.buffers()
+        """The tensors the gradient step (or an optimizer) updates."""
+        return self.net.parameters()
+
+    def buffers(self) -> list[torch.Tensor]:
+        """The running statistics: training changes them too, so the loop
+        puts them back with the parameters if it fails."""
+        return self.net.buffers()
 
     def _check_data(
         self, x: Any, y: Any, x_name: str, y_name: str

@@ -113,7 +113,10 @@ class Trainable(Protocol):
     loss_name: str
 
     def parameters(self) -> list[torch.Tensor]:
-        """The tensors that training changes, updated in place."""
+        """The tensors that a step updates in place (an optimizer's
+        ``params``). A model whose training also changes other tensors
+        (running statistics) lists them in a ``buffers()`` method, so
+        that a failed call puts them back too."""
         ...
 
     def _check_data(
@@ -303,13 +306,20 @@ def training_loop(
             )
             if x_valid is not None:
                 log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
-            _check_epoch(log, model.parameters())
+            _check_epoch(log, _changed_tensors(model))
             history.append(log)
             if scheduler is not None:
                 scheduler.step()
             if verbose:
                 print_epoch(log, epochs)
     return history
+
+
+def _changed_tensors(model: Trainable) -> list[torch.Tensor]:
+    """Every tensor training changes in place: ``parameters()`` and, for
+    a model that has them, its ``buffers()`` (running statistics)."""
+    buffers = getattr(model, "buffers", None)
+    return model.parameters() + (buffers() if buffers is not None else [])
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -411,12 +421,12 @@ def _rollback(
     """:func:`_rolled_back` for a :class:`Trainable`; ``extra`` objects
     with ``state_dict``/``load_state_dict`` (an optimizer, a scheduler)
     are put back too."""
-    start = [p.clone() for p in model.parameters()]
+    start = [p.clone() for p in _changed_tensors(model)]
     states = [copy.deepcopy(o.state_dict()) for o in extra]
 
     def restore() -> None:
         with torch.no_grad():
-            for p, p0 in zip(model.parameters(), start):
+            for p, p0 in zip(_changed_tensors(model), start):
                 p.copy_(p0)
         for o, state in zip(extra, states):
             o.load_state_dict(state)
