@@ -528,3 +528,10 @@ def test_a_bad_entry_preset_midway_is_refused():
     opt.state[1]["exp_avg_sq"] = good
     opt.step(gradients(params, 3))
     assert opt.state[1]["exp_avg_sq"] is good and opt.state[1]["step"] == 4
+
+
+def test_params_may_come_from_an_nn_module_generator():
+    layer = torch.nn.Linear(3, 2, dtype=F64)
+    opt = tools.Adam(layer.parameters(), lr=0.1)  # a generator
+    assert [p is q for p, q in zip(opt.params, layer.parameters())] == [
+        True, True]

@@ -94,8 +94,8 @@ def _flag(name: str, value: object) -> bool:
 
 
 def _check_params(params: object) -> list[torch.Tensor]:
-    if isinstance(params, torch.Tensor) or not isinstance(
-        params, (list, tuple)
+    if isinstance(params, (torch.Tensor, str, dict)) or not hasattr(
+        params, "__iter__"
     ):
         raise TypeError(
             "params must be a list of tensors (for example "
