@@ -40,6 +40,7 @@ class _Layer:
     def __init__(self) -> None:
         self._input: torch.Tensor | None = None
         self._out_shape: tuple[int, ...] | None = None
+        self.training = True  # see train() and eval()
 
     def parameters(self) -> list[torch.Tensor]:
         """The tensors that training updates in place (none here)."""
@@ -53,6 +54,24 @@ class _Layer:
         """The gradients of the last ``backward``, in ``parameters()``'s
         order."""
         return []
+
+    def train(self, mode: bool = True) -> _Layer:
+        """Set training mode (``mode=False``: evaluation); return ``self``.
+
+        Only ``Dropout`` and ``BatchNorm1d`` compute differently in the
+        two modes, as in PyTorch; every layer keeps the flag
+        ``training``."""
+        if not isinstance(mode, bool):
+            raise TypeError(
+                f"mode must be True or False, got {mode!r} "
+                f"({type(mode).__name__})"
+            )
+        self.training = mode
+        return self
+
+    def eval(self) -> _Layer:
+        """Set evaluation mode, ``train(False)``; return ``self``."""
+        return self.train(False)
 
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
