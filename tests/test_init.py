@@ -18,6 +18,7 @@ import math
 import pytest
 import torch
 
+import tools
 from tools import init
 from tools.linear_models import uniform_init
 
@@ -53,10 +54,18 @@ def message(fn, error=ValueError) -> str:
 
 
 def test_uniform_is_what_the_models_have_always_drawn():
+    """The draws of chapters 1-3 (stored notebook outputs depend on them),
+    written out: ``w`` then ``b`` from one float64 generator, each
+    ``(U(0, 1) * 2 - 1) / sqrt(n_in)``."""
     for n_in, n_out, seed in [(3, 2, 0), (64, 10, 7), (1, 1, 123)]:
+        gen = torch.Generator().manual_seed(seed)
+        bound = 1.0 / n_in**0.5
+        w0 = (torch.rand((n_in, n_out), generator=gen, dtype=F64) * 2 - 1)
+        b0 = (torch.rand(n_out, generator=gen, dtype=F64) * 2 - 1)
         w, b = init.uniform(n_in, n_out, dtype=F64, seed=seed)
-        w0, b0 = uniform_init(n_in, n_out, device=None, dtype=F64, seed=seed)
-        assert torch.equal(w, w0) and torch.equal(b, b0)
+        assert torch.equal(w, w0 * bound) and torch.equal(b, b0 * bound)
+        w1, b1 = uniform_init(n_in, n_out, device=None, dtype=F64, seed=seed)
+        assert torch.equal(w1, w) and torch.equal(b1, b)
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
@@ -179,3 +188,26 @@ def test_bad_arguments_full_messages():
     assert message(lambda: init.weight_std("uniform", 0, 2)) == (
         "n_in must be an integer >= 1, got 0"
     )
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_linear_draws_its_parameters_with_the_scheme(scheme):
+    layer = tools.Linear(6, 4, init=scheme, dtype=F64, seed=3)
+    w, b = init.initialize(scheme, 6, 4, dtype=F64, seed=3)
+    assert torch.equal(layer.w, w) and torch.equal(layer.b, b)
+    assert layer.init == scheme and repr(layer) == "Linear(6, 4)"
+    if scheme != "uniform":
+        assert torch.equal(layer.b, torch.zeros(4, dtype=F64))
+
+
+def test_linear_default_is_unchanged_and_bad_init_is_refused():
+    default = tools.Linear(5, 3, dtype=F64, seed=1)
+    w, b = init.uniform(5, 3, dtype=F64, seed=1)
+    assert torch.equal(default.w, w) and torch.equal(default.b, b)
+    assert default.init == "uniform"
+    assert message(lambda: tools.Linear(5, 3, init="he_normal")) == (
+        "init must be one of 'uniform', 'xavier_uniform', 'xavier_normal', "
+        "'kaiming_uniform', 'kaiming_normal', got 'he_normal'"
+    )
+    meta = tools.Linear(5, 3, init="kaiming_normal", device="meta")
+    assert meta.w.device.type == "meta" == meta.b.device.type

@@ -5,7 +5,7 @@ PyTorch's autograd.
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
-['CrossEntropyLoss', 'EpochLog', 'GELU']
+['BatchNorm1d', 'CrossEntropyLoss', 'Dropout']
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
@@ -22,6 +22,9 @@ from .functional import (
 )
 from .linear_models import LinearRegression, least_squares
 from .layers import GELU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .dropout import Dropout
+from .normalization import BatchNorm1d, LayerNorm
+from . import init
 from .losses import CrossEntropyLoss, MSELoss
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .softmax_classifier import SoftmaxClassifier
@@ -34,9 +37,12 @@ from .training import (
 )
 
 __all__ = [
+    "BatchNorm1d",
     "CrossEntropyLoss",
+    "Dropout",
     "EpochLog",
     "GELU",
+    "LayerNorm",
     "Linear",
     "LinearRegression",
     "MSELoss",
@@ -50,6 +56,7 @@ __all__ = [
     "cross_entropy_grad",
     "fit_torch",
     "gradient_check",
+    "init",
     "format_epoch",
     "log_softmax",
     "logits_grad",

@@ -113,7 +113,35 @@ class Dropout(_Layer):
             return x
         return x.mul(self._draw_mask(x)).div_(1.0 - self.p)
 
+    def _forget(self) -> None:
+        super()._forget()
+        self.mask = None
+
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         if self.mask is None:  # the last forward ran in evaluation
             return g
         return g.mul(self.mask).div_(1.0 - self.p)
+
+
+# -- copying from PyTorch and Keras (Sequential.copy_params) ---------------
+def _torch_entry(module: torch.nn.Module) -> tuple[str, list] | None:
+    """``nn.Dropout(p)``: our layout string (no values to copy)."""
+    if isinstance(module, torch.nn.Dropout):
+        return f"Dropout(p={float(module.p)})", []
+    return None
+
+
+def _keras_entry(layer: Any) -> tuple[str, list] | None:
+    """Keras's ``Dropout(rate)``: ``rate`` is our ``p`` (both the
+    probability to drop, both inverted); no ``noise_shape``."""
+    import keras  # only reached when a Keras model was passed in
+
+    if not isinstance(layer, keras.layers.Dropout):
+        return None
+    if layer.noise_shape is not None:
+        raise ValueError(
+            f"the Keras layer {layer.name!r} must have noise_shape=None "
+            "(one mask entry per input entry) to be copied into a "
+            "tools.Dropout"
+        )
+    return f"Dropout(p={float(layer.rate)})", []

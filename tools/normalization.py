@@ -58,11 +58,22 @@ def _check_momentum(momentum: object) -> float:
     return momentum
 
 
-def _options(eps: float, default_eps: float, **more: float) -> str:
-    """``", eps=..., momentum=..."`` for a ``repr``, defaults left out."""
-    parts = [] if eps == default_eps else [f"eps={eps!r}"]
-    parts += [f"{k}={value!r}" for k, value in more.items()]
-    return "".join(", " + part for part in parts)
+def _option(name: str, value: float, default: float) -> str:
+    """``", name=value"`` for a ``repr``, or ``""`` at the default; to 12
+    significant digits, so that Keras's ``1 - 0.99`` reads as ``0.01``."""
+    text = f"{value:.12g}"
+    return "" if text == f"{default:.12g}" else f", {name}={text}"
+
+
+def _batchnorm_layout(n: int, eps: float, momentum: float) -> str:
+    """``repr`` of ``BatchNorm1d(n, eps=eps, momentum=momentum)``."""
+    options = _option("eps", eps, 1e-5) + _option("momentum", momentum, 0.1)
+    return f"BatchNorm1d({n}{options})"
+
+
+def _layernorm_layout(n: int, eps: float) -> str:
+    """``repr`` of ``LayerNorm(n, eps=eps)``."""
+    return f"LayerNorm({n}{_option('eps', eps, 1e-5)})"
 
 
 class _Normalization(_Layer):
@@ -98,6 +109,13 @@ class _Normalization(_Layer):
     def parameters(self) -> list[torch.Tensor]:
         """``[gamma, beta]``: the tensors that training updates in place."""
         return [self.gamma, self.beta]
+
+    def _widths(self) -> tuple[int | None, int | None]:
+        return self._n, self._n
+
+    def _forget(self) -> None:
+        super()._forget()
+        self._xhat = self._inv_std = self.dgamma = self.dbeta = None
 
     def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         """``[("gamma", gamma), ("beta", beta)]``."""
@@ -154,7 +172,7 @@ class BatchNorm1d(_Normalization):
 
     and the running statistics move towards the batch's, ``momentum``
     being the weight of the new batch (PyTorch's convention; Keras's
-    ``momentum`` is the weight of the old value, ``1 - momentum``)::
+    ``momentum`` weighs the old value, so its 0.9 is PyTorch's 0.1)::
 
         running_mean <- (1 - momentum) running_mean + momentum z̄
         running_var  <- (1 - momentum) running_var
@@ -210,10 +228,7 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         self._used_batch = False  # did the last forward use batch stats?
 
     def __repr__(self) -> str:
-        options = _options(self.eps, 1e-5)
-        if self.momentum != 0.1:
-            options += f", momentum={self.momentum!r}"
-        return f"BatchNorm1d({self.num_features}{options})"
+        return _batchnorm_layout(self.num_features, self.eps, self.momentum)
 
     def _check_shape(self, x: torch.Tensor, name: str) -> None:
         v.check_matrix(
@@ -222,7 +237,8 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
 
     def buffers(self) -> list[torch.Tensor]:
         """``[running_mean, running_var]``: the state that training
-        changes besides the parameters (updated in place)."""
+        changes besides the parameters (each training ``forward`` binds
+        new tensors to the two names)."""
         return [self.running_mean, self.running_var]
 
     def _statistics(
@@ -257,10 +273,10 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
             mo = self.momentum
             # PyTorch's formula, term for term; its CPU kernel sums z̄ in
             # another order, so the two agree to rounding (~1e-16)
-            new_mean = mo * mean + (1 - mo) * self.running_mean
-            new_var = mo * unbiased + (1 - mo) * self.running_var
-            self.running_mean.copy_(new_mean)
-            self.running_var.copy_(new_var)
+            # New tensors, not written in place: a forward that fails
+            # later can put the old ones back (as every attribute).
+            self.running_mean = mo * mean + (1 - mo) * self.running_mean
+            self.running_var = mo * unbiased + (1 - mo) * self.running_var
         self._xhat, self._inv_std = xhat, inv_std
         self._used_batch = batch is not None
         # what the checks of backward read (shape, device, dtype)
@@ -342,7 +358,7 @@ class LayerNorm(_Normalization):
         self.normalized_shape = (n,)
 
     def __repr__(self) -> str:
-        return f"LayerNorm({self._n}{_options(self.eps, 1e-5)})"
+        return _layernorm_layout(self._n, self.eps)
 
     def _check_shape(self, x: torch.Tensor, name: str) -> None:
         if x.dim() == 0 or x.shape[-1] != self._n or x.numel() == 0:
@@ -380,3 +396,104 @@ class LayerNorm(_Normalization):
         dx = g_hat - g_hat.mean(dim=-1, keepdim=True)
         dx -= xhat * (g_hat * xhat).mean(dim=-1, keepdim=True)
         return dx.mul_(self._inv_std)
+
+
+# -- copying from PyTorch and Keras (Sequential.copy_params) ---------------
+# Each gives (our layout string, [(attribute, framework's name, values)])
+# for a framework layer it knows, or None.
+Entry = tuple[str, list[tuple[str, str, Any]]]
+
+
+def _torch_entry(module: torch.nn.Module) -> Entry | None:
+    """``nn.BatchNorm1d`` (weight, bias, running statistics; ``eps`` and
+    ``momentum`` mean the same as ours) or ``nn.LayerNorm``."""
+    if isinstance(module, torch.nn.BatchNorm1d):
+        if (
+            module.weight is None
+            or module.running_mean is None
+            or module.momentum is None
+        ):
+            raise ValueError(
+                f"{module} must have affine=True, track_running_stats=True "
+                "and a number as momentum to be copied into a "
+                "tools.BatchNorm1d"
+            )
+        layout = _batchnorm_layout(
+            module.num_features, module.eps, module.momentum
+        )
+        return layout, [
+            ("gamma", "weight", module.weight.detach()),
+            ("beta", "bias", module.bias.detach()),
+            ("running_mean", "running_mean", module.running_mean),
+            ("running_var", "running_var", module.running_var),
+        ]
+    if isinstance(module, torch.nn.LayerNorm):
+        shape = module.normalized_shape
+        if len(shape) != 1 or module.weight is None or module.bias is None:
+            raise ValueError(
+                f"{module} must normalise one dimension, with "
+                "elementwise_affine=True and bias=True, to be copied into "
+                "a tools.LayerNorm"
+            )
+        return _layernorm_layout(shape[0], module.eps), [
+            ("gamma", "weight", module.weight.detach()),
+            ("beta", "bias", module.bias.detach()),
+        ]
+    return None
+
+
+def _keras_last_axis(layer: Any, axis: Any) -> bool:
+    axes = axis if isinstance(axis, (list, tuple)) else [axis]
+    return list(axes) in ([-1], [1])
+
+
+def _keras_entry(layer: Any) -> Entry | None:
+    """Keras's ``BatchNormalization`` (``momentum`` weighs the old value:
+    ours is ``1 - momentum``; ``epsilon`` is our ``eps``; its
+    ``moving_variance`` is copied into ``running_var`` as it is) or
+    ``LayerNormalization``, over the last axis, with ``center`` and
+    ``scale``."""
+    import keras  # only reached when a Keras model was passed in
+
+    name = f"the Keras layer {layer.name!r}"
+    if isinstance(layer, keras.layers.BatchNormalization):
+        if not (
+            layer.built
+            and layer.center
+            and layer.scale
+            and not layer.renorm
+            and _keras_last_axis(layer, layer.axis)
+        ):
+            raise ValueError(
+                f"{name} must be built, normalise the last axis, and have "
+                "center=True, scale=True and renorm=False to be copied into "
+                "a tools.BatchNorm1d"
+            )
+        gamma = layer.gamma.numpy()
+        n = gamma.shape[0]
+        layout = _batchnorm_layout(n, layer.epsilon, 1 - layer.momentum)
+        return layout, [
+            ("gamma", "gamma", gamma),
+            ("beta", "beta", layer.beta.numpy()),
+            ("running_mean", "moving_mean", layer.moving_mean.numpy()),
+            ("running_var", "moving_variance", layer.moving_variance.numpy()),
+        ]
+    if isinstance(layer, keras.layers.LayerNormalization):
+        if not (
+            layer.built
+            and layer.center
+            and layer.scale
+            and not layer.rms_scaling
+            and _keras_last_axis(layer, layer.axis)
+        ):
+            raise ValueError(
+                f"{name} must be built, normalise the last axis, and have "
+                "center=True, scale=True and rms_scaling=False to be copied "
+                "into a tools.LayerNorm"
+            )
+        gamma = layer.gamma.numpy()
+        return _layernorm_layout(gamma.shape[0], layer.epsilon), [
+            ("gamma", "gamma", gamma),
+            ("beta", "beta", layer.beta.numpy()),
+        ]
+    return None
