@@ -450,9 +450,14 @@ class Sequential:
     ``fit`` trains through the course's one loop,
     :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
 
-    The widths must chain: each ``Linear``'s ``n_in`` equals the
-    ``n_out`` of the ``Linear`` before it (activations keep the width),
-    and all layers with parameters share one device and dtype.
+    The widths must chain: each ``Linear``'s ``n_in`` (a
+    ``BatchNorm1d``'s ``num_features``, a ``LayerNorm``'s
+    ``normalized_shape``) equals the width the layers before it give
+    (activations and ``Dropout`` keep the width), and all layers with
+    parameters share one device and dtype. ``train()`` and ``eval()``
+    set the mode of every layer (it matters to ``Dropout`` and
+    ``BatchNorm1d``); ``fit`` trains in training mode and logs its
+    losses in evaluation mode.
 
     Each place in the network needs a layer object of its own: a layer
     keeps the input of its last forward pass for its backward pass, so
@@ -631,7 +636,13 @@ class Sequential:
         ``torch.no_grad()``): each layer's output is freed once the next
         layer has read it, and the memory of an earlier ``forward`` stays
         as it was. ``x`` is checked as by ``forward``; an output that
-        overflows to inf or NaN is an error naming the layer."""
+        overflows to inf or NaN is an error naming the layer.
+
+        It computes in the network's current mode, as ``nn.Sequential``
+        does: after ``fit`` that is training mode, where ``Dropout``
+        drops and ``BatchNorm1d`` uses the batch's statistics (without
+        updating its running ones here); call ``eval()`` first to
+        predict with dropout off and the running statistics."""
         x = self._check_input(x, "x")
         saved = [(layer, dict(vars(layer))) for layer in self.layers]
         try:

@@ -81,7 +81,6 @@ class _Normalization(_Layer):
     and the checks of ``x``."""
 
     _n: int  # the number of features, the width of x's last dimension
-    _width_is: str  # how messages name it
 
     def _init_parameters(
         self, n: int, eps: object, device: object, dtype: object
@@ -139,13 +138,13 @@ class _Normalization(_Layer):
         raise NotImplementedError
 
     @staticmethod
-    def _check_variance(v_: torch.Tensor) -> None:
+    def _check_variance(variance: torch.Tensor) -> None:
         # x is finite, but (x - z̄)^2 can still overflow (x near 1e154 in
         # float64); the variance then is inf or NaN, and so is X̂.
-        if not bool(torch.isfinite(v_).all()):
+        if not bool(torch.isfinite(variance).all()):
             raise ValueError(
-                f"the variance of x overflowed {v_.dtype} (x is too large "
-                "for its dtype); scale the inputs or use a wider dtype"
+                f"the variance of x overflowed {variance.dtype} (x is too "
+                "large for its dtype); scale the inputs or use a wider dtype"
             )
 
     def _affine(self, xhat: torch.Tensor) -> torch.Tensor:
@@ -206,8 +205,6 @@ class BatchNorm1d(_Normalization):
     (tensor([0.2000, 0.2000, 0.2000], dtype=torch.float64), \
 tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
     """
-
-    _width_is = "num_features"
 
     def __init__(
         self,
@@ -332,8 +329,6 @@ class LayerNorm(_Normalization):
     >>> ln.forward(torch.tensor([[1.0, 2, 3]], dtype=torch.float64))
     tensor([[-1.2247,  0.0000,  1.2247]], dtype=torch.float64)
     """
-
-    _width_is = "normalized_shape"
 
     def __init__(
         self,
