@@ -397,3 +397,22 @@ def test_widths_dtypes_and_input_checks_with_the_new_layers():
         "statistics instead"
     )
     assert starts_with_dropout.eval().forward(randn(1, 3)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("attribute", ["weight", "bias", "running_mean",
+                                       "running_var"])
+def test_copy_params_names_a_non_finite_value_of_a_torch_norm(attribute):
+    net = tools.Sequential(tools.Linear(2, 3, dtype=F64),
+                           tools.BatchNorm1d(3, dtype=F64),
+                           tools.LayerNorm(3, dtype=F64))
+    for i, name in ((1, "BatchNorm1d(3)"), (2, "LayerNorm(3)")):
+        if i == 2 and attribute.startswith("running"):
+            continue
+        ref = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3),
+                            nn.LayerNorm(3)).double()
+        with torch.no_grad():
+            getattr(ref[i], attribute)[0] = math.inf
+        assert message(lambda: net.copy_params(ref)) == (
+            f"the {attribute} of {name} must be finite, but 1 of its 3 "
+            "entries are NaN or inf"
+        )

@@ -92,8 +92,8 @@ class _Normalization(_Layer):
         self.beta = torch.zeros(n, device=device, dtype=dtype)
         self.dgamma: torch.Tensor | None = None
         self.dbeta: torch.Tensor | None = None
+        # forward keeps X̂ (_xhat) and 1/σ (_inv_std) for backward
         self._xhat: torch.Tensor | None = None
-        self._inv_std: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -122,7 +122,7 @@ class _Normalization(_Layer):
 
     def gradients(self) -> list[torch.Tensor]:
         """``[dgamma, dbeta]`` from the last ``backward``."""
-        if self.dgamma is None or self.dbeta is None:
+        if self.dgamma is None:  # set together with dbeta
             raise RuntimeError(
                 f"{self!r} has no gradients yet: call backward first"
             )
@@ -222,7 +222,6 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         self.num_features, self.momentum = n, momentum
         self.running_mean = torch.zeros_like(self.gamma)
         self.running_var = torch.ones_like(self.gamma)
-        self._used_batch = False  # did the last forward use batch stats?
 
     def __repr__(self) -> str:
         return _batchnorm_layout(self.num_features, self.eps, self.momentum)
@@ -437,7 +436,7 @@ def _torch_entry(module: torch.nn.Module) -> Entry | None:
     return None
 
 
-def _keras_last_axis(layer: Any, axis: Any) -> bool:
+def _keras_last_axis(axis: Any) -> bool:
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
     return list(axes) in ([-1], [1])
 
@@ -457,7 +456,7 @@ def _keras_entry(layer: Any) -> Entry | None:
             and layer.center
             and layer.scale
             and not layer.renorm
-            and _keras_last_axis(layer, layer.axis)
+            and _keras_last_axis(layer.axis)
         ):
             raise ValueError(
                 f"{name} must be built, normalise the last axis, and have "
@@ -479,7 +478,7 @@ def _keras_entry(layer: Any) -> Entry | None:
             and layer.center
             and layer.scale
             and not layer.rms_scaling
-            and _keras_last_axis(layer, layer.axis)
+            and _keras_last_axis(layer.axis)
         ):
             raise ValueError(
                 f"{name} must be built, normalise the last axis, and have "
