@@ -1174,10 +1174,10 @@ def crosslink_problems(path: Path) -> list[str]:
     kinds = ("notebook", "math", "chapter")
     if path.suffix == ".md":
         kinds = ("notebook", "math")
-        prose = [
+        prose = [  # not the table rows, nor a directive's options (:alt:)
             line
             for line in path.read_text().splitlines()
-            if not line.lstrip().startswith("|")
+            if not line.lstrip().startswith(("|", ":"))
         ]
         texts = [("page", "\n".join(prose))]
     else:
