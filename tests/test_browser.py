@@ -467,6 +467,8 @@ async def narrow_menus(browser, base: str, width: int) -> None:
     await (await the_visible(page, ".primary-toggle")).tap()
     notebook = MENU_TARGET.rsplit("/", 1)[1]
     target = chapters.locator(f"xpath=self::*[substring(@href, string-length(@href) - {len(notebook) - 1}) = '{notebook}']")
+    await expect(chapters.first).to_be_in_viewport()  # the drawer is open
+    await target.scroll_into_view_if_needed()  # a reader scrolls the list down to the entry
     await expect(target).to_be_in_viewport()
     await screenshot(page, f"nav-{width}-chapters-open")
     await target.tap()
@@ -587,6 +589,8 @@ async def search(page, base: str, query: str) -> list[dict]:
     await page.wait_for_function("() => /finished/.test(document.querySelector('#search-results .search-summary')?.textContent ?? '')")
     # Each snippet is fetched after the list is shown.
     await page.wait_for_function("() => [...document.querySelectorAll('#search-results li')].every(li => li.querySelector('p.context'))")
+    # The favicon may still be loading: leaving the page now would abort it (a failed request).
+    await page.wait_for_load_state("networkidle")
     return await page.evaluate("""() => [...document.querySelectorAll('#search-results li')].map(li => ({
         href: li.querySelector('a').getAttribute('href'), snippet: li.querySelector('p.context').textContent}))""")
 
