@@ -833,7 +833,7 @@ class Sequential:
             for i, m in enumerate(self.layers)
             if isinstance(m, BatchNorm1d)
         ]
-        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() != 2:
             return
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             return
@@ -1118,7 +1118,7 @@ class _Trainable:
 def _evaluation_mode(net: Sequential) -> Iterator[None]:
     """Every layer of ``net`` in evaluation mode for the block, then each
     back in the mode it had."""
-    modes = [layer.training for layer in net.layers]
+    modes = [getattr(layer, "training", True) for layer in net.layers]
     for layer in net.layers:
         layer.training = False
     try:
