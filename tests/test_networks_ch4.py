@@ -471,3 +471,33 @@ def test_fit_with_adam_and_a_schedule_matches_fit_torch_with_normalisation():
     assert_close(net.layers[5].beta, state["5.bias"])
     assert_close(net.layers[1].running_var, state["1.running_var"])
     assert opt.lr == topt.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5])
+def test_gradient_check_of_a_training_network_uses_one_mask_and_moves_nothing(
+    p,
+):
+    """In training mode every forward of the check drops the same entries
+    and normalises with the batch's statistics: the errors are those of a
+    correct backward pass, and the running statistics, the dropout
+    generator and the modes are left as they were."""
+    net = scratch_net(p=p)
+    net.copy_params(torch_net(p=p))
+    bn, drop = net.layers[1], net.layers[3]
+    mean, var = bn.running_mean.clone(), bn.running_var.clone()
+    state = drop._generator.get_state()
+    x = randn(6, 3, seed=3) + 1
+    errors = tools.gradient_check(net, x)
+    # The bias just before a batch norm has a zero gradient (the batch
+    # mean removes it): both sides are rounding noise, so their relative
+    # error says nothing; every other gradient is checked.
+    del errors["0.b"]
+    assert max(errors.values()) < 1e-7, errors
+    assert net.layers[0].db is None  # the check kept nothing
+    assert torch.equal(bn.running_mean, mean)
+    assert torch.equal(bn.running_var, var)
+    assert torch.equal(drop._generator.get_state(), state)
+    assert net.training and all(layer.training for layer in net.layers)
+    net.forward(x)
+    net.backward(torch.ones(6, 2, dtype=F64))
+    assert float(net.layers[0].db.abs().max()) < 1e-12

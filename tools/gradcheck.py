@@ -245,13 +245,49 @@ def gradient_check(
     ``backward``, ``named_parameters`` and ``gradients``); for a
     ``torch.nn.Module`` use ``torch.autograd.gradcheck``. The parameters
     are put back exactly, also when the layer raises.
+
+    Layers with a state of their own are checked in the mode they are in,
+    and left as they were: every forward pass of the check starts each
+    ``Dropout`` from the same generator state (so all of them drop the
+    same entries, and the check is of one fixed mask), and batch norm's
+    running statistics, moved by each training-mode forward, are put
+    back at the end.
     """
     _check_layer(layer)
     x = v.check_tensor("x", x)
     v.check_real_float("x", x)
     v.check_finite("x", x)
     x = x.detach().clone()
-    out = layer.forward(x)
+    parts = [layer, *getattr(layer, "layers", [])]
+    saved = [(part, dict(vars(part))) for part in parts]
+    generators = [
+        (g, g.get_state())
+        for part in parts
+        if isinstance(g := getattr(part, "_generator", None), torch.Generator)
+    ]
+    try:
+        return _gradient_check(layer, x, eps, seed, generators)
+    finally:
+        for part, attributes in saved:
+            vars(part).clear()
+            vars(part).update(attributes)
+        for g, state in generators:
+            g.set_state(state)
+
+
+def _gradient_check(
+    layer: Any,
+    x: torch.Tensor,
+    eps: float,
+    seed: int,
+    generators: list[tuple[torch.Generator, torch.Tensor]],
+) -> dict[str, float]:
+    def forward() -> torch.Tensor:
+        for g, state in generators:  # the same dropout mask every time
+            g.set_state(state)
+        return layer.forward(x)
+
+    out = forward()
     generator = torch.Generator().manual_seed(v.check_seed(seed))
     r = torch.randn(out.shape, generator=generator, dtype=torch.float64)
     r = r.to(device=out.device, dtype=out.dtype)
@@ -263,7 +299,7 @@ def gradient_check(
         analytic[name] = g.clone()
 
     def f() -> torch.Tensor:
-        return (r * layer.forward(x)).sum()
+        return (r * forward()).sum()
 
     for name, p in [("x", x), *named]:
         _check_nudge(f, p, eps, name)  # an error names the parameter
