@@ -501,3 +501,16 @@ def test_gradient_check_of_a_training_network_uses_one_mask_and_moves_nothing(
     net.forward(x)
     net.backward(torch.ones(6, 2, dtype=F64))
     assert float(net.layers[0].db.abs().max()) < 1e-12
+
+
+def test_fit_torch_refuses_a_one_row_minibatch_for_batch_norm_up_front():
+    ref = torch_net()
+    before = {k: t.clone() for k, t in ref.state_dict().items()}
+    x, y = data(17, seed=1)  # 17 = 2 * 8 + 1: the last minibatch has 1 row
+    text = message(lambda: tools.fit_torch(ref, x, y, 2, 0.1, 8,
+                                           verbose=False))
+    assert text.startswith("batch_size=8 leaves a minibatch of 1 row of "
+                           "the 17 rows of x_train, which 1 (BatchNorm1d")
+    for k, t in ref.state_dict().items():
+        assert torch.equal(t, before[k]), k
+    tools.fit_torch(ref, x[:16], y[:16], 1, 0.1, 8, verbose=False)

@@ -719,6 +719,7 @@ def fit_torch(
         if classify:
             v.check_probability_rows(y_name, y)
     _check_module(model, x_train, y_train)
+    _check_torch_minibatch_rows(model, x_train, batch_size)
     epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size, optimizer)
     weight_decay = v.check_nonnegative_float("weight_decay", weight_decay)
     _check_torch_optimizer(model, optimizer, scheduler, weight_decay)
@@ -764,6 +765,30 @@ def fit_torch(
             if verbose:
                 print_epoch(log, epochs)
     return history
+
+
+def _check_torch_minibatch_rows(
+    model: torch.nn.Module, x: torch.Tensor, batch_size: object
+) -> None:
+    """``ValueError`` naming ``batch_size`` if a minibatch would have one
+    row and a batch norm of ``model`` is to train on it, as
+    ``Sequential.fit`` says (PyTorch would fail mid-epoch)."""
+    norms = [
+        (name, m)
+        for name, m in model.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    ]
+    if not norms or type(batch_size) is not int or batch_size < 1:
+        return  # nothing to refuse here, or _check_schedule's to refuse
+    m = x.shape[0]
+    if m and (batch_size == 1 or m % batch_size == 1):
+        name, module = norms[0]
+        raise ValueError(
+            f"batch_size={batch_size} leaves a minibatch of 1 row of the "
+            f"{m} rows of x_train, which {name} ({module}) refuses in "
+            "training (a batch variance needs at least 2 rows); pick a "
+            "batch_size that leaves every minibatch at least 2 rows"
+        )
 
 
 def _check_torch_optimizer(
