@@ -432,3 +432,20 @@ def test_copy_params_names_a_non_finite_value_of_a_keras_norm(attribute):
             f"the {attribute} of {name} must be finite, but 1 of its 2 "
             "entries are NaN or inf"
         )
+
+
+def test_copy_params_names_a_non_finite_kernel_or_bias_of_a_dense_layer():
+    target = net(tools.Linear(3, 2, seed=0))
+    bad_kernel = [[1.0, 2.0], [np.inf, 4.0], [5.0, 6.0]]
+    assert message(
+        lambda: target.copy_params(Sequential([Dense(bad_kernel)]))
+    ) == (
+        "the weight of Linear(3, 2) must be finite, but 1 of its 6 entries "
+        "are NaN or inf"
+    )
+    assert message(
+        lambda: target.copy_params(Sequential([Dense(KERNEL, [0.0, np.nan])]))
+    ) == (
+        "the bias of Linear(3, 2) must be finite, but 1 of its 2 entries "
+        "are NaN or inf"
+    )

@@ -825,7 +825,7 @@ class Sequential:
             for i, m in enumerate(self.layers)
             if isinstance(m, BatchNorm1d)
         ]
-        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() != 2:
             return
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             return
