@@ -70,3 +70,68 @@ def test_gradient_check_of_a_learners_layer_is_exact():
     x = torch.linspace(-1, 1, 6, dtype=F64).reshape(2, 3)
     errors = tools.gradient_check(Double(), x)
     assert list(errors) == ["x"] and errors["x"] < 1e-9
+
+
+def test_an_unusable_eps_message_in_full_for_an_x_beyond_one():
+    """max |x| = 4 scales both edges and the suggestion: the resolution
+    2**-52 becomes 8.88e-16, the suggested eps cbrt(2**-52) * 4 = 2e-05
+    (rounded to one digit), the largest step 4."""
+    x = torch.tensor([[4.0, -1.0]], dtype=F64)
+    good = (
+        "an eps near 2e-05 (the cube root of 2.2e-16, times max(1, "
+        "largest |x|)) balances truncation and round-off"
+    )
+    with pytest.raises(ValueError) as info:
+        tools.numerical_gradient(lambda: x.sum(), x, 1e-16)
+    assert str(info.value) == (
+        "eps=1e-16 is too small for x in torch.float64: below 8.88e-16 (the "
+        "dtype's resolution 2.22e-16 times max(1, largest |x|)) the step is "
+        f"lost in rounding, and the differences are 0 or noise; {good}"
+    )
+    with pytest.raises(ValueError) as info:
+        tools.numerical_gradient(lambda: x.sum(), x, 5.0)
+    assert str(info.value) == (
+        "eps=5.0 is too large for x: above 4 (max(1, largest |x|)) the "
+        "centred difference measures a secant over [x - eps, x + eps], not "
+        f"the derivative; {good}"
+    )
+
+
+def test_the_suggested_eps_follows_the_dtype():
+    """In float32 the cube root of 2**-23 is about 5e-03."""
+    x = torch.tensor([0.5], dtype=torch.float32)
+    with pytest.raises(ValueError, match=r"an eps near 5e-03 \(the cube"):
+        tools.numerical_gradient(lambda: x.sum(), x, 1e-9)
+
+
+def test_an_empty_x_has_an_empty_gradient_and_scale_one():
+    """No entry to nudge: the gradient is empty; the usable steps are
+    those of an x of zeros, up to 1."""
+    x = torch.empty(0, 3, dtype=F64)
+    g = tools.numerical_gradient(lambda: x.sum(), x)
+    assert g.shape == (0, 3) and g.dtype == F64
+    tools.numerical_gradient(lambda: x.sum(), x, 1.0)
+    with pytest.raises(ValueError, match=r"^eps=1\.5 is too large for x: "):
+        tools.numerical_gradient(lambda: x.sum(), x, 1.5)
+
+
+def test_a_vector_valued_f_is_refused_with_the_fix():
+    x = torch.ones(3, dtype=F64)
+    with pytest.raises(TypeError) as info:
+        tools.numerical_gradient(lambda: x * 2, x)
+    assert str(info.value) == (
+        "f must return a scalar (a real number or a one-element tensor), "
+        "got a tensor of shape (3,); for a vector-valued function take a "
+        "scalar of it, such as (r * f()).sum() with a fixed r"
+    )
+
+
+def test_gradient_check_of_a_plain_function_says_what_is_missing():
+    """No hint about torch.nn.Module for what is not one."""
+    with pytest.raises(TypeError) as info:
+        tools.gradient_check(lambda x: x, torch.ones(3, 2))
+    assert str(info.value) == (
+        "layer must be a tools layer or Sequential (with forward, backward, "
+        "named_parameters and gradients), got function, which has no "
+        "forward, backward, named_parameters, gradients"
+    )
