@@ -135,3 +135,48 @@ def test_gradient_check_of_a_plain_function_says_what_is_missing():
         "named_parameters and gradients), got function, which has no "
         "forward, backward, named_parameters, gradients"
     )
+
+
+def test_f_not_finite_on_the_way_down_names_the_entry_and_the_sign():
+    """sqrt is finite at 5e-7 + eps but NaN at 5e-7 - eps (eps = 1e-6)."""
+    x = torch.tensor([4.0, 5e-7], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.numerical_gradient(lambda: x.sqrt().sum(), x)
+    assert str(info.value) == (
+        "f() returned nan with entry [1] nudged by -eps; a finite "
+        "difference needs f finite near x"
+    )
+    assert x.tolist() == [4.0, 5e-7]  # put back
+
+
+def test_an_f_that_is_not_callable_is_named_by_its_type():
+    with pytest.raises(TypeError) as info:
+        tools.numerical_gradient(3.0, torch.ones(1, dtype=F64))
+    assert str(info.value) == (
+        "f must be a function of no argument that returns a number, got "
+        "float"
+    )
+
+
+def test_an_expanded_x_is_refused_with_the_fix():
+    x = torch.ones(1, dtype=F64).expand(3)
+    with pytest.raises(ValueError) as info:
+        tools.numerical_gradient(lambda: x.sum(), x)
+    assert str(info.value) == (
+        "x is an expanded view whose entries share memory, so one entry "
+        "cannot be nudged alone; pass a copy (x.clone())"
+    )
+
+
+def test_fit_torch_says_which_integer_label_row_is_not_one_hot():
+    """Integer labels whose row 1 holds two ones: the row check says so
+    (an integer dtype has no rounding to allow for)."""
+    x = torch.ones(2, 2)
+    y = torch.tensor([[1, 0], [1, 1]])
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ValueError) as info:
+        tools.fit_torch(model, x, y, epochs=1, lr=0.1, batch_size=2)
+    assert str(info.value) == (
+        "y_train must hold one-hot or probability rows that sum to 1, but "
+        "row 1 sums to 2.0 (off by 1, allowed 1e-06)"
+    )
