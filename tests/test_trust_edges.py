@@ -180,3 +180,39 @@ def test_fit_torch_says_which_integer_label_row_is_not_one_hot():
         "y_train must hold one-hot or probability rows that sum to 1, but "
         "row 1 sums to 2.0 (off by 1, allowed 1e-06)"
     )
+
+
+def test_relative_error_refuses_a_complex_nan():
+    """The finiteness check looks at the real and imaginary parts."""
+    a = torch.tensor([1 + 1j, complex(0.0, float("nan"))])
+    with pytest.raises(ValueError) as info:
+        tools.relative_error(a, torch.ones(2, dtype=torch.complex64))
+    assert str(info.value) == (
+        "analytic must be finite, but 1 of its 4 entries are NaN or inf"
+    )
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_relative_error_of_complex_against_real_keeps_the_imaginary_part(
+    swap,
+):
+    """1 + 1j against 1: ||i|| / (sqrt 2 + 1), not 0 (the imaginary part
+    dropped); either argument may be the complex one."""
+    a = torch.tensor([1 + 1j], dtype=torch.complex128)
+    n = torch.tensor([1.0], dtype=F64)
+    if swap:
+        a, n = n, a
+    assert tools.relative_error(a, n) == pytest.approx(1 / (2**0.5 + 1))
+
+
+def test_relative_error_of_real_vectors_is_the_formula_to_the_last_bit():
+    """The power-of-two scaling is exact: for float64 vectors of ordinary
+    size the result is ||a - n|| / (||a|| + ||n||) computed in float64,
+    bit for bit (a detour through complex128 norms would not be)."""
+    g = torch.Generator().manual_seed(16)
+    for size in range(1, 41):
+        a = torch.randn(size, dtype=F64, generator=g)
+        n = a + 1e-6 * torch.randn(size, dtype=F64, generator=g)
+        norm = torch.linalg.vector_norm
+        expected = float(norm(a - n) / (norm(a) + norm(n)))
+        assert tools.relative_error(a, n) == expected
