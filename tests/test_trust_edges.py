@@ -153,8 +153,7 @@ def test_an_f_that_is_not_callable_is_named_by_its_type():
     with pytest.raises(TypeError) as info:
         tools.numerical_gradient(3.0, torch.ones(1, dtype=F64))
     assert str(info.value) == (
-        "f must be a function of no argument that returns a number, got "
-        "float"
+        "f must be a function of no argument that returns a number, got float"
     )
 
 
@@ -216,3 +215,70 @@ def test_relative_error_of_real_vectors_is_the_formula_to_the_last_bit():
         norm = torch.linalg.vector_norm
         expected = float(norm(a - n) / (norm(a) + norm(n)))
         assert tools.relative_error(a, n) == expected
+
+
+def test_softmax_evaluate_overflow_reports_the_widest_row():
+    """As for the loss: row 0 spans 2e308 (its loss overflows), row 1
+    0.7e308; no row spans the 3.2e308 between the extremes of all."""
+    model = tools.SoftmaxClassifier(2, 2, dtype=F64, seed=0)
+    model.w = torch.tensor(
+        [[1.5e308, -0.5e308], [-1e308, -1.7e308]], dtype=F64
+    )
+    model.b = torch.zeros(2, dtype=F64)
+    x = torch.eye(2, dtype=F64)
+    y = torch.tensor([[0.0, 1.0], [1.0, 0.0]], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.evaluate(x, y)
+    assert "the logits of a row span 2 x 1e+308 (" in str(info.value)
+
+
+@pytest.mark.parametrize("in_ipython", [False, True])
+def test_use_book_style_asks_for_retina_figures_in_a_notebook_only(
+    monkeypatch, in_ipython
+):
+    """In IPython (a notebook) figures are stored at twice the resolution;
+    in a plain Python process there is no display to configure."""
+    import IPython
+    import matplotlib
+    from matplotlib_inline import backend_inline
+
+    calls = []
+    shell = object() if in_ipython else None
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    monkeypatch.setattr(
+        backend_inline, "set_matplotlib_formats", lambda *f: calls.append(f)
+    )
+    with matplotlib.rc_context():
+        tools.use_book_style()
+    assert calls == ([("retina",)] if in_ipython else [])
+
+
+@pytest.mark.parametrize(
+    "route", ["closed-form", "block-jacobian", "full-jacobian"]
+)
+@pytest.mark.parametrize("name", ["x", "y_true", "y_pred"])
+def test_every_route_names_the_argument_that_is_no_float_matrix(route, name):
+    """A row of a matrix (1-D), or integers, in any of the three places:
+    each route refuses it in its own words, naming the argument (not a
+    shape mismatch further in, nor PyTorch's matrix-product message)."""
+    from tools.jacobian import ROUTES
+
+    args = {
+        "x": torch.ones(4, 3, dtype=F64),
+        "y_true": torch.eye(4, 2, dtype=F64),
+        "y_pred": torch.full((4, 2), 0.5, dtype=F64),
+    }
+    one_d = dict(args, **{name: args[name][0]})
+    with pytest.raises(ValueError) as info:
+        ROUTES[route](**one_d)
+    assert str(info.value) == (
+        f"{name} must be a 2-D tensor of shape (m, n), got shape "
+        f"{(args[name].shape[1],)}"
+    )
+    ints = dict(args, **{name: args[name].to(torch.int64)})
+    with pytest.raises(TypeError) as info:
+        ROUTES[route](**ints)
+    assert str(info.value).startswith(
+        f"{name} must hold real floating-point numbers (torch.float32 or "
+        "torch.float64), got a tensor of torch.int64"
+    )
