@@ -282,3 +282,47 @@ def test_every_route_names_the_argument_that_is_no_float_matrix(route, name):
         f"{name} must hold real floating-point numbers (torch.float32 or "
         "torch.float64), got a tensor of torch.int64"
     )
+
+
+def test_relative_error_of_different_inputs_is_never_zero():
+    """One entry off by the smallest float64 among entries of 0.75: the
+    true error, about 2**-1074 / 6, is too small for a float64; it is
+    rounded up to 5e-324 so that 0.0 still means "equal"."""
+    a = torch.tensor([0.75, 0.75, 0.75, 0.75, 0.0], dtype=F64)
+    n = a.clone()
+    n[4] = 5e-324
+    assert tools.relative_error(a, n) == 5e-324
+    assert tools.relative_error(n, a) == 5e-324
+    assert tools.relative_error(a, a.clone()) == 0.0
+
+
+def test_plain_integers_up_to_two_to_the_53_are_exact_and_beyond_refused():
+    assert tools.max_relative_error(2**53, 2**53) == 0.0
+    assert tools.max_relative_error(-(2**53), 2**53) == 2.0
+    with pytest.raises(ValueError) as info:
+        tools.max_relative_error(2**53 + 1, 2**53)
+    assert str(info.value) == (
+        "actual and expected must fit in a float64 exactly, got the integer "
+        "9007199254740993: above 2**53 a float64 rounds integers, so "
+        "different ones could compare equal"
+    )
+
+
+def test_integer_tensors_beyond_two_to_the_53_are_refused_in_full():
+    with pytest.raises(ValueError) as info:
+        tools.relative_error(torch.tensor([2**60]), torch.tensor([1]))
+    assert str(info.value) == (
+        "analytic must fit in a float64 exactly, but it holds integers above "
+        "2**53 (largest |analytic| is 1152921504606846976), which a float64 "
+        "rounds, so different ones could compare equal"
+    )
+
+
+def test_a_fraction_too_large_for_a_float64_is_refused_by_name():
+    from fractions import Fraction
+
+    with pytest.raises(ValueError) as info:
+        tools.max_relative_error(Fraction(10**400, 3), 1.0)
+    assert str(info.value).startswith(
+        "actual and expected must fit in a float64, got "
+    )
