@@ -326,3 +326,47 @@ def test_a_fraction_too_large_for_a_float64_is_refused_by_name():
     assert str(info.value).startswith(
         "actual and expected must fit in a float64, got "
     )
+
+
+def test_least_squares_weight_decay_too_large_for_small_data_in_full():
+    """x of order 1e-300: the penalty, measured against x^T x (about
+    1e-600), overflows even for a moderate weight_decay."""
+    x = torch.tensor([[0.0], [1e-300], [3e-300]], dtype=F64)
+    y = torch.tensor([[1.0], [2.0], [3.0]], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(x, y, weight_decay=1e10)
+    assert str(info.value) == (
+        "weight_decay=10000000000.0 is too large for data this small "
+        "(largest |x| is 3e-300): the penalty overflows a float64 against "
+        "x^T x; scale x up or use a smaller weight_decay"
+    )
+
+
+def test_least_squares_w_that_overflows_float64_in_full():
+    """w = 1e600; float64 is already the widest dtype, so no advice to
+    use it."""
+    x = torch.tensor([[0.0], [1e-300]], dtype=F64)
+    y = torch.tensor([[0.0], [1e300]], dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(x, y)
+    assert str(info.value) == (
+        "the least-squares w overflowed torch.float64: largest |x| is 1e-300 "
+        "and largest |y| is 1e+300, and the best fit needs w beyond "
+        "1.8e+308; scale x and y"
+    )
+
+
+def test_least_squares_b_that_overflows_float32_names_b_and_float64():
+    """x = 1, 2 and y = 3e38, 0: w = -3e38 fits a float32, b = 6e38 does
+    not (float64 would hold it)."""
+    x = torch.tensor([[1.0], [2.0]], dtype=torch.float32)
+    y = torch.tensor([[3e38], [0.0]], dtype=torch.float32)
+    with pytest.raises(ValueError) as info:
+        tools.least_squares(x, y)
+    assert str(info.value) == (
+        "the least-squares b overflowed torch.float32: largest |x| is 2 and "
+        "largest |y| is 3e+38, and the best fit needs b beyond 3.4e+38; "
+        "scale x and y, or use float64"
+    )
+    w, b = tools.least_squares(x.double(), y.double())
+    assert float(w) == pytest.approx(-3e38) and float(b) == pytest.approx(6e38)
