@@ -370,3 +370,107 @@ def test_least_squares_b_that_overflows_float32_names_b_and_float64():
     )
     w, b = tools.least_squares(x.double(), y.double())
     assert float(w) == pytest.approx(-3e38) and float(b) == pytest.approx(6e38)
+
+
+def test_update_that_overflows_only_the_bias_names_the_bias():
+    """x = 0: dL/dW = 0 leaves w alone, dL/db = 2 (0 - (-10)) = 20 and
+    lr=1e308 send b beyond float64."""
+    model = tools.LinearRegression(1, 1, dtype=F64, seed=0)
+    model.w, model.b = torch.zeros(1, 1, dtype=F64), torch.zeros(1, dtype=F64)
+    x = torch.zeros(1, 1, dtype=F64)
+    y = torch.full((1, 1), -10.0, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.update(x, y, model.predict(x), lr=1e308)
+    assert str(info.value) == (
+        "the updated b = b - lr * dL/db (lr=1e+308) overflowed torch.float64"
+        ": largest |dL/db| is 20; use a smaller lr (the parameters are "
+        "unchanged)"
+    )
+    assert model.b.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("name", ["x", "y_true", "y_pred"])
+def test_every_route_names_an_argument_that_is_no_tensor(name):
+    from tools.jacobian import ROUTES
+
+    args = {
+        "x": torch.ones(4, 3, dtype=F64),
+        "y_true": torch.eye(4, 2, dtype=F64),
+        "y_pred": torch.full((4, 2), 0.5, dtype=F64),
+    }
+    args[name] = args[name].tolist()
+    for route in ROUTES.values():
+        with pytest.raises(TypeError) as info:
+            route(**args)
+        assert str(info.value) == (
+            f"{name} must be a torch.Tensor, got list; convert it with "
+            f"torch.as_tensor({name}, dtype=torch.float64)"
+        )
+
+
+def test_fit_torch_says_the_validation_data_overflow_from_the_start():
+    """The validation inputs are 1e300: their MSE is inf before any step,
+    so the error blames their scale, not lr (the training data are
+    fine)."""
+    model = torch.nn.Linear(1, 1).double()
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.fill_(0.0)
+    x = torch.ones(4, 1, dtype=F64)
+    x_valid = torch.full((2, 1), 1e300, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        tools.fit_torch(
+            model,
+            x,
+            x,
+            epochs=1,
+            lr=0.01,
+            batch_size=2,
+            x_valid=x_valid,
+            y_valid=torch.zeros(2, 1, dtype=F64),
+            loss_fn=torch.nn.MSELoss(),
+        )
+    assert str(info.value) == (
+        "the loss on x_valid and y_valid is inf already at the parameters "
+        "training started from: the data's scale makes it overflow, "
+        "whatever lr; scale the data (or use a wider dtype); the parameters "
+        "are back to where fit started"
+    )
+    assert model.weight.item() == 1.0
+
+
+@pytest.mark.parametrize(
+    "layers, message",
+    [
+        (
+            [torch.nn.Linear(1, 2)],
+            "the data has 3 columns, but the model's first layer "
+            "Linear(in_features=1, out_features=2, bias=True) (the model's "
+            "submodule '0') takes 1",
+        ),
+        (
+            [torch.nn.Linear(3, 4), torch.nn.Linear(1, 2)],
+            "its layer Linear(in_features=1, out_features=2, bias=True) (the "
+            "model's submodule '1') takes 1 inputs but gets 4 from the "
+            "layers before it",
+        ),
+    ],
+)
+def test_fit_torch_names_widths_of_one_against_a_single_row(layers, message):
+    """The probe runs one row: a layer that takes 1 input is still told
+    apart from the row count."""
+    model = torch.nn.Sequential(*layers)
+    x, y = torch.ones(4, 3), torch.ones(4, 2)
+    with pytest.raises(ValueError) as info:
+        tools.fit_torch(
+            model,
+            x,
+            y,
+            epochs=1,
+            lr=0.1,
+            batch_size=2,
+            loss_fn=torch.nn.MSELoss(),
+        )
+    assert str(info.value) == (
+        f"model cannot take x_train of shape (4, 3): {message}"
+    )
