@@ -474,3 +474,16 @@ def test_fit_torch_names_widths_of_one_against_a_single_row(layers, message):
     assert str(info.value) == (
         f"model cannot take x_train of shape (4, 3): {message}"
     )
+
+
+def test_gradients_name_a_bias_gradient_that_overflows():
+    """Two residuals of 1.5e308 each: dL/db = their sum, 3e308, overflows
+    while dL/dW = x^T G = 0 (x = 0) does not."""
+    model = tools.LinearRegression(1, 1, dtype=F64, seed=0)
+    x = torch.zeros(2, 1, dtype=F64)
+    y_pred = torch.full((2, 1), 1.5e308, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.gradients(x, torch.zeros(2, 1, dtype=F64), y_pred)
+    assert str(info.value).startswith(
+        "the gradient dL/db overflowed torch.float64: "
+    )
