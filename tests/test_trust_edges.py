@@ -487,3 +487,27 @@ def test_gradients_name_a_bias_gradient_that_overflows():
     assert str(info.value).startswith(
         "the gradient dL/db overflowed torch.float64: "
     )
+
+
+def test_a_network_of_activations_only_runs_and_checks_its_input():
+    """No layer fixes the width: the first layer checks x."""
+    net = tools.Sequential(tools.ReLU(), tools.Tanh())
+    x = torch.tensor([[-1.0, 2.0]], dtype=F64)
+    assert torch.equal(net.forward(x), torch.tanh(x.clamp_min(0)))
+    assert torch.equal(net.predict(x), torch.tanh(x.clamp_min(0)))
+    with pytest.raises(TypeError, match=r"^x must be a torch\.Tensor, got"):
+        net.forward([[1.0]])
+
+
+def test_layers_of_two_dtypes_are_refused_across_an_activation():
+    """An activation between them has no parameters and does not end
+    the check."""
+    first = tools.Linear(2, 3, dtype=F64, seed=0)
+    last = tools.Linear(3, 1, dtype=torch.float32, seed=1)
+    with pytest.raises(ValueError) as info:
+        tools.Sequential(first, tools.ReLU(), last)
+    assert str(info.value) == (
+        f"layer 2 {last!r} is on cpu with torch.float32, but layer 0 "
+        f"{first!r} is on cpu with torch.float64: all layers with "
+        "parameters must share one device and dtype"
+    )
