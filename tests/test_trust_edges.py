@@ -511,3 +511,23 @@ def test_layers_of_two_dtypes_are_refused_across_an_activation():
         f"{first!r} is on cpu with torch.float64: all layers with "
         "parameters must share one device and dtype"
     )
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        tools.functional.mse,
+        tools.functional.mse_grad,
+        tools.functional.cross_entropy,
+        tools.functional.logits_grad,
+    ],
+    ids=lambda f: f.__name__,
+)
+def test_the_pair_formulas_name_a_list_argument(fn):
+    y = torch.full((2, 2), 0.5, dtype=F64)
+    with pytest.raises(TypeError) as info:
+        fn([[0.5, 0.5]], y)
+    assert str(info.value) == (
+        "y_true must be a torch.Tensor, got list; convert it with "
+        "torch.as_tensor(y_true, dtype=torch.float64)"
+    )
