@@ -934,7 +934,21 @@ def test_gradients_that_overflow_raise():
         model.gradients(x, y, -y)
     assert str(info.value) == (
         "the gradient dL/dW overflowed torch.float64: largest |x| is "
-        "1e+300; scale the inputs"
+        "1e+300, |y_true| 1e+300, |y_pred| 1e+300; scale the large ones down"
+    )
+
+
+def test_an_overflowing_gradient_names_the_targets_when_x_is_small():
+    """Zero inputs and huge targets: the gradients overflow, and the
+    message shows that y_true and y_pred, not x, are what is large."""
+    model = tools.LinearRegression(1, 1, dtype=F64, seed=0)
+    x = torch.zeros(2, 1, dtype=F64)
+    big = torch.full((2, 1), 1.5e308, dtype=F64)
+    with pytest.raises(ValueError) as info:
+        model.gradients(x, -big, big)
+    assert str(info.value) == (
+        "the gradient dL/dW overflowed torch.float64: largest |x| is 0, "
+        "|y_true| 1.5e+308, |y_pred| 1.5e+308; scale the large ones down"
     )
 
 

@@ -197,16 +197,21 @@ class _LinearModel(_WeightsAndBias):
         self.b.copy_(new_b)
 
     def _checked_gradients(
-        self, dw: torch.Tensor, db: torch.Tensor, x: torch.Tensor
+        self,
+        grads: tuple[torch.Tensor, torch.Tensor],
+        x: torch.Tensor,
+        y_true: torch.Tensor,
+        y_pred: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(dw, db)``, or ``ValueError`` if either overflowed."""
-        for name, g in (("dL/dW", dw), ("dL/db", db)):
-            v.check_not_overflowed(
-                f"the gradient {name}",
-                g,
-                f"largest |x| is {v.largest(x)}; scale the inputs",
-            )
-        return dw, db
+        """``grads = (dw, db)``, or ``ValueError`` if either overflowed,
+        naming the largest entries of what it was computed from."""
+        sizes = (
+            f"largest |x| is {v.largest(x)}, |y_true| {v.largest(y_true)}, "
+            f"|y_pred| {v.largest(y_pred)}; scale the large ones down"
+        )
+        for name, g in zip(("dL/dW", "dL/db"), grads):
+            v.check_not_overflowed(f"the gradient {name}", g, sizes)
+        return grads
 
     def fit(
         self,
@@ -437,7 +442,8 @@ class LinearRegression(_LinearModel):
         """``(dL/dW, dL/db) = (X^T G + lambda W, 1^T G)``, G = dL/dY_hat."""
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return self._checked_gradients(*self._gradients(x, y_true, y_pred), x)
+        grads = self._gradients(x, y_true, y_pred)
+        return self._checked_gradients(grads, x, y_true, y_pred)
 
     def _gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor

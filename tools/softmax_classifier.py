@@ -189,7 +189,8 @@ class SoftmaxClassifier(_LinearModel):
         """
         x, y_true = self._check_data(x, y_true, "x", "y_true")
         y_true, y_pred = self._check_targets(y_true, y_pred)
-        return self._checked_gradients(*self._gradients(x, y_true, y_pred), x)
+        grads = self._gradients(x, y_true, y_pred)
+        return self._checked_gradients(grads, x, y_true, y_pred)
 
     def _gradients(
         self, x: torch.Tensor, y_true: torch.Tensor, y_pred: torch.Tensor
