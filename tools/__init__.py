@@ -5,7 +5,7 @@ PyTorch's autograd.
 
 >>> import tools
 >>> sorted(n for n in tools.__all__ if not n.startswith("_"))[:3]
-['CrossEntropyLoss', 'EpochLog', 'GELU']
+['Adagrad', 'Adam', 'AdamW']
 """
 
 from .metrics import agreement, max_relative_error, torch_mape
@@ -25,6 +25,19 @@ from .layers import GELU, Linear, ReLU, Sequential, Sigmoid, Tanh
 from .losses import CrossEntropyLoss, MSELoss
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .softmax_classifier import SoftmaxClassifier
+from .optim import (
+    SGD,
+    Adagrad,
+    Adam,
+    AdamW,
+    KerasAdagrad,
+    KerasAdam,
+    KerasAdamW,
+    KerasRMSprop,
+    KerasSGD,
+    RMSprop,
+)
+from .schedules import CosineAnnealingLR, StepLR
 from .training import (
     EpochLog,
     fit_torch,
@@ -34,6 +47,18 @@ from .training import (
 )
 
 __all__ = [
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "CosineAnnealingLR",
+    "KerasAdagrad",
+    "KerasAdam",
+    "KerasAdamW",
+    "KerasRMSprop",
+    "KerasSGD",
+    "RMSprop",
+    "SGD",
+    "StepLR",
     "CrossEntropyLoss",
     "EpochLog",
     "GELU",
