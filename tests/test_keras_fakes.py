@@ -84,8 +84,46 @@ class Activation(Layer):
         self.activation = _named(activation)
 
 
+class Flatten(Layer):
+    __module__ = "keras.src.layers.reshaping.flatten"
+
+
 class Dropout(Layer):
     __module__ = "keras.src.layers.regularization.dropout"
+
+    def __init__(self, rate, name="dropout", noise_shape=None):
+        super().__init__(name)
+        self.rate, self.noise_shape = rate, noise_shape
+
+
+class _Normalization(Layer):
+    def __init__(self, n, name, epsilon, axis=-1, built=True, center=True,
+                 scale=True):
+        super().__init__(name)
+        self.epsilon, self.axis, self.built = epsilon, axis, built
+        self.center, self.scale = center, scale
+        self.gamma = _Variable(np.arange(1.0, n + 1))
+        self.beta = _Variable(-np.arange(1.0, n + 1))
+
+
+class BatchNormalization(_Normalization):
+    __module__ = "keras.src.layers.normalization.batch_normalization"
+
+    def __init__(self, n, name="bn", epsilon=1e-3, momentum=0.99,
+                 renorm=False, **options):
+        super().__init__(n, name, epsilon, **options)
+        self.momentum, self.renorm = momentum, renorm
+        self.moving_mean = _Variable(np.full(n, 0.5))
+        self.moving_variance = _Variable(np.full(n, 2.0))
+
+
+class LayerNormalization(_Normalization):
+    __module__ = "keras.src.layers.normalization.layer_normalization"
+
+    def __init__(self, n, name="ln", epsilon=1e-3, rms_scaling=False,
+                 **options):
+        super().__init__(n, name, epsilon, **options)
+        self.rms_scaling = rms_scaling
 
 
 class Model:
@@ -103,7 +141,13 @@ class Sequential(Model):
 def fake_keras(monkeypatch):
     keras = types.ModuleType("keras")
     keras.Model, keras.Sequential = Model, Sequential
-    keras.layers = types.SimpleNamespace(Dense=Dense, Activation=Activation)
+    keras.layers = types.SimpleNamespace(
+        Dense=Dense,
+        Activation=Activation,
+        Dropout=Dropout,
+        BatchNormalization=BatchNormalization,
+        LayerNormalization=LayerNormalization,
+    )
     monkeypatch.setitem(sys.modules, "keras", keras)
 
 
@@ -262,9 +306,111 @@ def test_sequential_copy_params_keras_full_messages():
         )
     assert message(
         lambda: target.copy_params(
-            Sequential([Dense(KERNEL), Dropout("drop")])
+            Sequential([Dense(KERNEL), Flatten("flat")])
         ),
         TypeError,
     ) == (
-        "model may hold Dense and Activation layers only, got Dropout ('drop')"
+        "model may hold Dense, Activation, Dropout, BatchNormalization and "
+        "LayerNormalization layers only, got Flatten ('flat')"
+    )
+
+
+# -- chapter 4's layers: Dropout, BatchNormalization, LayerNormalization ---
+def test_sequential_copy_params_reads_dropout_and_normalization_layers():
+    target = net(
+        tools.Linear(3, 2, dtype=F64, seed=0),
+        tools.BatchNorm1d(2, eps=1e-3, momentum=0.01, dtype=F64),
+        tools.Dropout(0.25),
+        tools.LayerNorm(2, eps=1e-3, dtype=F64),
+    )
+    bn, ln = target.layers[1], target.layers[3]
+    gamma = bn.gamma
+    target.copy_params(
+        Sequential(
+            [
+                Dense(KERNEL, BIAS),
+                BatchNormalization(2),  # momentum 0.99 is our 0.01
+                Dropout(0.25),
+                LayerNormalization(2, axis=[1]),
+            ]
+        )
+    )
+    assert bn.gamma is gamma  # copied in place
+    assert bn.gamma.tolist() == [1.0, 2.0] and bn.beta.tolist() == [-1, -2]
+    assert bn.running_mean.tolist() == [0.5, 0.5]
+    assert bn.running_var.tolist() == [2.0, 2.0]
+    assert ln.gamma.tolist() == [1.0, 2.0] and ln.beta.tolist() == [-1, -2]
+    assert target.layers[0].w.tolist() == KERNEL
+
+
+def test_sequential_copy_params_keras_normalization_full_messages():
+    target = net(tools.Linear(3, 2, seed=0), tools.BatchNorm1d(2))
+    assert message(
+        lambda: target.copy_params(
+            Sequential([Dense(KERNEL), BatchNormalization(2)])
+        )
+    ) == (
+        "model must have the layout of this Sequential, [Linear(3, 2), "
+        "BatchNorm1d(2)], got [Linear(3, 2), BatchNorm1d(2, eps=0.001, "
+        "momentum=0.01)]"
+    )
+    same = BatchNormalization(2, epsilon=1e-5, momentum=0.9)
+    target.copy_params(Sequential([Dense(KERNEL), same]))  # PyTorch's
+    assert target.layers[1].running_var.tolist() == [2.0, 2.0]
+    for bad in (
+        BatchNormalization(2, built=False),
+        BatchNormalization(2, center=False),
+        BatchNormalization(2, scale=False),
+        BatchNormalization(2, renorm=True),
+        BatchNormalization(2, axis=0),
+    ):
+        assert message(
+            lambda: target.copy_params(Sequential([Dense(KERNEL), bad]))
+        ) == (
+            "the Keras layer 'bn' must be built, normalise the last axis, "
+            "and have center=True, scale=True and renorm=False to be "
+            "copied into a tools.BatchNorm1d"
+        )
+    negative = BatchNormalization(2, epsilon=1e-5, momentum=0.9)
+    negative.moving_variance = _Variable([1.0, -0.5])
+    assert message(
+        lambda: target.copy_params(Sequential([Dense(KERNEL), negative]))
+    ) == "the moving_variance of BatchNorm1d(2) must be >= 0, got -0.5"
+    layer_norm = net(tools.Linear(3, 2, seed=0), tools.LayerNorm(2))
+    for bad in (
+        LayerNormalization(2, epsilon=1e-5, built=False),
+        LayerNormalization(2, epsilon=1e-5, center=False),
+        LayerNormalization(2, epsilon=1e-5, scale=False),
+        LayerNormalization(2, epsilon=1e-5, rms_scaling=True),
+        LayerNormalization(2, epsilon=1e-5, axis=[0, 1]),
+    ):
+        assert message(
+            lambda: layer_norm.copy_params(Sequential([Dense(KERNEL), bad]))
+        ) == (
+            "the Keras layer 'ln' must be built, normalise the last axis, "
+            "and have center=True, scale=True and rms_scaling=False to be "
+            "copied into a tools.LayerNorm"
+        )
+    assert message(
+        lambda: layer_norm.copy_params(
+            Sequential([Dense(KERNEL), LayerNormalization(2)])
+        )
+    ) == (
+        "model must have the layout of this Sequential, [Linear(3, 2), "
+        "LayerNorm(2)], got [Linear(3, 2), LayerNorm(2, eps=0.001)]"
+    )
+    dropped = net(tools.Linear(3, 2, seed=0), tools.Dropout(0.5))
+    assert message(
+        lambda: dropped.copy_params(
+            Sequential([Dense(KERNEL), Dropout(0.5, noise_shape=(1, 2))])
+        )
+    ) == (
+        "the Keras layer 'dropout' must have noise_shape=None (one mask "
+        "entry per input entry) to be copied into a tools.Dropout"
+    )
+    assert message(
+        lambda: dropped.copy_params(Sequential([Dense(KERNEL), Dropout(0.4)]))
+    ) == (
+        "model must have the layout of this Sequential, [Linear(3, 2), "
+        "Dropout(p=0.5)], got [Linear(3, 2), Dropout(p=0.4)]"
     )

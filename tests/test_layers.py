@@ -664,8 +664,9 @@ def test_copy_params_full_messages_and_an_overflowing_cast():
         lambda: net.copy_params(nn.Sequential(nn.Linear(2, 1), nn.Softplus())),
         TypeError,
     ) == (
-        "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh and "
-        "nn.GELU modules only, got Softplus"
+        "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, "
+        "nn.Dropout, nn.BatchNorm1d and nn.LayerNorm modules only, got "
+        "Softplus"
     )
     # finite in float64, inf once cast to the network's float32: refused
     big = nn.Sequential(nn.Linear(2, 1, dtype=F64))

@@ -78,6 +78,9 @@ def test_copy_params_rejects_another_keras_layout():
                             keras.layers.Dense(5, activation="softplus")])
     with pytest.raises(TypeError, match="has activation 'softplus'"):
         net.copy_params(odd)
-    drop = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.1)])
-    with pytest.raises(TypeError, match="Dense and Activation layers only"):
-        net.copy_params(drop)
+    noise = keras.Sequential([keras.Input((3,)),
+                              keras.layers.GaussianNoise(0.1)])
+    with pytest.raises(TypeError, match="Dense, Activation, Dropout, "
+                       "BatchNormalization and LayerNormalization layers "
+                       r"only, got GaussianNoise"):
+        net.copy_params(noise)

@@ -22,6 +22,9 @@ from .functional import (
 )
 from .linear_models import LinearRegression, least_squares
 from .layers import GELU, Linear, ReLU, Sequential, Sigmoid, Tanh
+from .dropout import Dropout
+from .normalization import BatchNorm1d, LayerNorm
+from . import init
 from .losses import CrossEntropyLoss, MSELoss
 from .gradcheck import gradient_check, numerical_gradient, relative_error
 from .softmax_classifier import SoftmaxClassifier
@@ -59,9 +62,12 @@ __all__ = [
     "RMSprop",
     "SGD",
     "StepLR",
+    "BatchNorm1d",
     "CrossEntropyLoss",
+    "Dropout",
     "EpochLog",
     "GELU",
+    "LayerNorm",
     "Linear",
     "LinearRegression",
     "MSELoss",
@@ -75,6 +81,7 @@ __all__ = [
     "cross_entropy_grad",
     "fit_torch",
     "gradient_check",
+    "init",
     "format_epoch",
     "log_softmax",
     "logits_grad",

@@ -26,7 +26,8 @@ import torch
 
 from . import _validation as v
 from . import functional as fn
-from .linear_models import _is_keras, _WeightsAndBias, uniform_init
+from . import init as _init
+from .linear_models import _is_keras, _WeightsAndBias
 from .losses import CrossEntropyLoss, MSELoss, _Loss
 from .training import EpochLog, training_loop
 
@@ -40,6 +41,7 @@ class _Layer:
     def __init__(self) -> None:
         self._input: torch.Tensor | None = None
         self._out_shape: tuple[int, ...] | None = None
+        self.training = True  # see train() and eval()
 
     def parameters(self) -> list[torch.Tensor]:
         """The tensors that training updates in place (none here)."""
@@ -53,6 +55,24 @@ class _Layer:
         """The gradients of the last ``backward``, in ``parameters()``'s
         order."""
         return []
+
+    def train(self, mode: bool = True) -> _Layer:
+        """Set training mode (``mode=False``: evaluation); return ``self``.
+
+        Only ``Dropout`` and ``BatchNorm1d`` compute differently in the
+        two modes, as in PyTorch; every layer keeps the flag
+        ``training``."""
+        if not isinstance(mode, bool):
+            raise TypeError(
+                f"mode must be True or False, got {mode!r} "
+                f"({type(mode).__name__})"
+            )
+        self.training = mode
+        return self
+
+    def eval(self) -> _Layer:
+        """Set evaluation mode, ``train(False)``; return ``self``."""
+        return self.train(False)
 
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
@@ -108,6 +128,10 @@ class Linear(_WeightsAndBias, _Layer):
     ``weight``, so that a batch multiplies from the left) and ``b`` shape
     ``(n_out,)``, both drawn from ``U(-1/sqrt(n_in), 1/sqrt(n_in))`` on
     the CPU in float64, then moved to ``device`` and cast to ``dtype``.
+    ``init`` picks another scheme of :mod:`tools.init`:
+    ``"xavier_uniform"``, ``"xavier_normal"``, ``"kaiming_uniform"`` or
+    ``"kaiming_normal"`` draw ``w`` by their formula and start ``b`` at
+    zero (as Keras's ``Dense`` does).
     After ``backward``, ``dw`` and ``db`` hold ``dL/dW`` and ``dL/db``.
 
     >>> layer = Linear(3, 2, dtype=torch.float64, seed=0)
@@ -124,6 +148,7 @@ class Linear(_WeightsAndBias, _Layer):
         n_in: int,
         n_out: int,
         *,
+        init: str = "uniform",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
         seed: int | None = None,
@@ -131,8 +156,9 @@ class Linear(_WeightsAndBias, _Layer):
         super().__init__()
         self.n_in = v.check_int("n_in", n_in, 1)
         self.n_out = v.check_int("n_out", n_out, 1)
-        self.w, self.b = uniform_init(
-            self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
+        self.init = _init.check_scheme(init)
+        self.w, self.b = _init.initialize(
+            init, self.n_in, self.n_out, device=device, dtype=dtype, seed=seed
         )
         self.dw: torch.Tensor | None = None
         self.db: torch.Tensor | None = None
@@ -479,21 +505,33 @@ class Sequential:
         return [repr(layer) for layer in self.layers]
 
     def copy_params(self, model: Any) -> None:
-        """Copy weights and biases from a framework's network of the same
-        layout.
+        """Copy the parameters (and batch norm's running statistics) from a
+        framework's network of the same layout.
 
         Accepted: a ``torch.nn.Sequential`` of ``nn.Linear`` (with bias),
-        ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh`` and ``nn.GELU`` modules in
+        ``nn.ReLU``, ``nn.Sigmoid``, ``nn.Tanh``, ``nn.GELU``,
+        ``nn.Dropout``, ``nn.BatchNorm1d`` and ``nn.LayerNorm`` modules in
         the order of ``self.layers``; or a Keras ``Sequential`` of
         ``Dense`` layers (with bias; ``activation`` ``None``/``"linear"``,
-        ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``) and
-        ``Activation`` layers of those names. A ``Dense`` with an
-        activation counts as ``Linear`` followed by that activation, and
+        ``"relu"``, ``"sigmoid"``, ``"tanh"`` or ``"gelu"``),
+        ``Activation`` layers of those names, ``Dropout``,
+        ``BatchNormalization`` and ``LayerNormalization``. A ``Dense`` with
+        an activation counts as ``Linear`` followed by that activation, and
         Keras's ``"gelu"`` (exact, with ``erf``) as ``GELU()``.
         ``nn.Linear``'s weight ``(out, in)``
         is transposed; Keras kernels are ``(in, out)`` like ``w``.
 
-        The parameters are copied in place (``parameters()`` keeps its
+        The settings must match too, as the layouts show them: ``p`` of a
+        dropout (Keras's ``rate``), ``eps`` (Keras's ``epsilon``, 1e-3 by
+        default where PyTorch's is 1e-5) and batch norm's ``momentum``
+        (PyTorch's is ours; Keras's weighs the old value, so its
+        ``BatchNormalization(momentum=0.99)`` is our ``momentum=0.01``).
+        A mismatch is refused, not converted. Keras's ``moving_variance``
+        is copied into ``running_var`` as it is, but Keras keeps the
+        biased batch variance there and we (as PyTorch) the unbiased one,
+        so the two drift apart in further training.
+
+        The values are copied in place (``parameters()`` keeps its
         tensors) and only after the whole layout has been checked.
         """
         if isinstance(model, torch.nn.Sequential):
@@ -510,17 +548,22 @@ class Sequential:
                 "model must have the layout of this Sequential, "
                 f"[{', '.join(self.layout())}], got [{', '.join(layout)}]"
             )
+        with_values = [m for m in self.layers if m.parameters()]
         new = []
-        for layer, (w, b) in zip(self._linears, values):
-            w = torch.as_tensor(w).to(device=layer.device, dtype=layer.dtype)
-            b = torch.as_tensor(b).to(device=layer.device, dtype=layer.dtype)
-            v.check_finite(f"the weight of {layer!r}", w)
-            v.check_finite(f"the bias of {layer!r}", b)
-            new.append((w, b))
+        for layer, entries in zip(with_values, values):
+            for attribute, label, value in entries:
+                t = torch.as_tensor(value)
+                t = t.to(device=layer.device, dtype=layer.dtype)
+                v.check_finite(f"the {label} of {layer!r}", t)
+                if attribute == "running_var" and float(t.amin()) < 0:
+                    raise ValueError(
+                        f"the {label} of {layer!r} must be >= 0, got "
+                        f"{float(t.amin()):.6g}"
+                    )
+                new.append((layer, attribute, t))
         with torch.no_grad():
-            for layer, (w, b) in zip(self._linears, new):
-                layer.w.copy_(w)
-                layer.b.copy_(b)
+            for layer, attribute, t in new:
+                getattr(layer, attribute).copy_(t)
 
 
 _TORCH_ACTIVATIONS = {
@@ -531,7 +574,10 @@ _TORCH_ACTIVATIONS = {
 
 
 def _torch_layout(model: torch.nn.Sequential) -> tuple[list[str], list]:
-    """Our layout strings of an ``nn.Sequential``, and its ``(w, b)``."""
+    """Our layout strings of an ``nn.Sequential``, and for each layer with
+    parameters its ``[(attribute, framework's name, values), ...]``."""
+    from . import dropout, normalization  # they import this module
+
     layout, values = [], []
     for module in model:
         if isinstance(module, torch.nn.Linear):
@@ -539,16 +585,28 @@ def _torch_layout(model: torch.nn.Sequential) -> tuple[list[str], list]:
                 raise ValueError(f"{module} must have a bias")
             n_in, n_out = module.in_features, module.out_features
             layout.append(f"Linear({n_in}, {n_out})")
-            values.append((module.weight.detach().T, module.bias.detach()))
+            values.append(
+                [
+                    ("w", "weight", module.weight.detach().T),
+                    ("b", "bias", module.bias.detach()),
+                ]
+            )
         elif isinstance(module, torch.nn.GELU):
             layout.append(repr(GELU(module.approximate)))
         elif type(module) in _TORCH_ACTIVATIONS:
             layout.append(repr(_TORCH_ACTIVATIONS[type(module)]()))
         else:
-            raise TypeError(
-                "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh "
-                f"and nn.GELU modules only, got {type(module).__name__}"
-            )
+            entry = normalization._torch_entry(module)
+            entry = entry or dropout._torch_entry(module)
+            if entry is None:
+                raise TypeError(
+                    "model may hold nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, "
+                    "nn.GELU, nn.Dropout, nn.BatchNorm1d and nn.LayerNorm "
+                    f"modules only, got {type(module).__name__}"
+                )
+            layout.append(entry[0])
+            if entry[1]:
+                values.append(entry[1])
     return layout, values
 
 
@@ -573,8 +631,11 @@ def _keras_activation(layer: Any) -> str | None:
 
 
 def _keras_layout(model: Any) -> tuple[list[str], list]:
-    """Our layout strings of a Keras ``Sequential``, and its ``(w, b)``."""
+    """Our layout strings of a Keras ``Sequential``, and for each layer
+    with parameters its ``[(attribute, framework's name, values), ...]``."""
     import keras  # only reached when a Keras object was passed in
+
+    from . import dropout, normalization  # they import this module
 
     if not isinstance(model, keras.Sequential):
         raise TypeError(
@@ -590,15 +651,25 @@ def _keras_layout(model: Any) -> tuple[list[str], list]:
                 )
             kernel = layer.kernel.numpy()
             layout.append(f"Linear({kernel.shape[0]}, {kernel.shape[1]})")
-            values.append((kernel, layer.bias.numpy()))
+            values.append(
+                [("w", "weight", kernel), ("b", "bias", layer.bias.numpy())]
+            )
             activation = _keras_activation(layer)
         elif isinstance(layer, keras.layers.Activation):
             activation = _keras_activation(layer)
         else:
-            raise TypeError(
-                "model may hold Dense and Activation layers only, got "
-                f"{type(layer).__name__} ({layer.name!r})"
-            )
+            entry = normalization._keras_entry(layer)
+            entry = entry or dropout._keras_entry(layer)
+            if entry is None:
+                raise TypeError(
+                    "model may hold Dense, Activation, Dropout, "
+                    "BatchNormalization and LayerNormalization layers "
+                    f"only, got {type(layer).__name__} ({layer.name!r})"
+                )
+            layout.append(entry[0])
+            if entry[1]:
+                values.append(entry[1])
+            activation = None
         if activation is not None:
             layout.append(activation)
     return layout, values
