@@ -18,7 +18,10 @@ Covered, in float64:
 
 from __future__ import annotations
 
+import gc
 import math
+import re
+import weakref
 
 import pytest
 import torch
@@ -554,8 +557,8 @@ def test_sequential_construction_full_messages():
     assert message(
         lambda: tools.Sequential(tools.ReLU(), nn.ReLU()), TypeError
     ) == (
-        "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh or "
-        "GELU), got ReLU"
+        "layer 1 must be a tools layer (Linear, ReLU, Sigmoid, Tanh, GELU, "
+        "Dropout, BatchNorm1d or LayerNorm), got ReLU"
     )
     assert message(
         lambda: tools.Sequential(
@@ -571,8 +574,8 @@ def test_sequential_construction_full_messages():
         )
     ) == (
         "layer 1 Linear(3, 1) is on cpu with torch.float64, but layer 0 "
-        "Linear(2, 3) is on cpu with torch.float32: all Linear layers "
-        "must share one device and dtype"
+        "Linear(2, 3) is on cpu with torch.float32: all layers with "
+        "parameters must share one device and dtype"
     )
 
 
@@ -894,3 +897,247 @@ def test_a_loss_with_its_own_forward_is_logged_by_it():
     assert plain[-1].train_loss == float(
         tools.functional.mse(y, stock.forward(x))
     )
+
+
+# -- one layer object in two places, or in two networks -------------------
+@pytest.mark.parametrize("make", [tools.ReLU, tools.Tanh])
+def test_a_shared_activation_is_refused(make):
+    shared = make()
+    layers = [
+        tools.Linear(2, 4, dtype=F64, seed=0),
+        shared,
+        tools.Linear(4, 4, dtype=F64, seed=1),
+        shared,
+        tools.Linear(4, 1, dtype=F64, seed=2),
+    ]
+    assert message(lambda: tools.Sequential(*layers)) == (
+        f"layer 3 is layer 1 again (the same {shared!r} object): a layer "
+        "keeps the input of its last forward pass for backward, so each "
+        f"place needs a layer object of its own; create a new {shared!r} "
+        "for layer 3"
+    )
+
+
+def test_a_shared_linear_is_refused():
+    lin = tools.Linear(3, 3, dtype=F64, seed=0)
+    assert message(lambda: tools.Sequential(lin, tools.ReLU(), lin)) == (
+        "layer 2 is layer 0 again (the same Linear(3, 3) object): a layer "
+        "keeps the input of its last forward pass for backward, so each "
+        "place needs a layer object of its own; create a new Linear(3, 3) "
+        "for layer 2"
+    )
+
+
+def test_a_layer_in_two_networks_shares_parameters_but_not_memory():
+    net = make_net([3, 5, 2], tools.Tanh, seed=1)
+    hidden = tools.Sequential(*net.layers[:2])  # to look at A_1: allowed
+    x, z = randn(4, 3, seed=1), randn(6, 3, seed=2)
+    g = randn(4, 2, seed=3)
+    ref = torch_twin(net)
+    xr = x.clone().requires_grad_()
+    ref(xr).backward(g)
+    net.forward(x)
+    hidden.predict(z)  # keeps nothing: net's memory is intact
+    assert_close(net.backward(g), xr.grad)
+    net.forward(x)
+    hidden.forward(z)  # overwrites what layers 0 and 1 kept for net
+    assert message(lambda: net.backward(g), RuntimeError) == (
+        "layer 0 Linear(3, 5) has run forward since this network's "
+        "forward (it is part of another network too, or was called on its "
+        "own), so it no longer holds this network's input: call forward(x) "
+        "on this network again, then backward"
+    )
+    net.forward(x)
+    assert_close(net.backward(g), xr.grad)
+    assert hidden.layers[0].w is net.layers[0].w
+
+
+# -- overflow in forward, backward and update ------------------------------
+def big_linear(value=1e200):
+    layer = tools.Linear(1, 1, dtype=F64, seed=0)
+    layer.w.fill_(value)
+    layer.b.fill_(0.5)
+    return layer
+
+
+def test_linear_forward_overflow_is_an_error_that_changes_nothing():
+    layer = big_linear()
+    x = torch.full((2, 1), 1e200, dtype=F64)
+    assert message(lambda: layer.forward(x)) == (
+        "the output of Linear(1, 1) overflowed torch.float64 to inf or NaN "
+        "(largest |input| is 1e+200, largest |w| is 1e+200, largest |b| is "
+        "0.5); scale the inputs or use a wider dtype"
+    )
+    assert layer._input is None and layer._out_shape is None
+    layer.w.fill_(math.inf)
+    assert message(lambda: layer.forward(torch.ones(1, 1, dtype=F64))) == (
+        "the output of Linear(1, 1) is inf or NaN because its w holds inf "
+        "or NaN entries"
+    )
+
+
+def test_sequential_forward_overflow_names_the_layer():
+    net = tools.Sequential(
+        tools.Linear(1, 1, dtype=F64, seed=0), tools.Tanh(), big_linear()
+    )
+    net.layers[0].w.fill_(1e200)
+    net.layers[0].b.fill_(0.5)
+    x = torch.full((2, 1), 1e200, dtype=F64)
+    small = torch.ones(2, 1, dtype=F64) / 1e300
+    before = net.forward(small)
+    assert message(lambda: net.forward(x)) == (
+        "the output of layer 0 Linear(1, 1) overflowed torch.float64 to inf "
+        "or NaN (largest |input| is 1e+200, largest |w| is 1e+200, largest "
+        "|b| is 0.5); scale the inputs or use a wider dtype"
+    )
+    assert message(lambda: net.predict(x)).startswith(
+        "the output of layer 0 Linear(1, 1) overflowed"
+    )
+    # the failed calls left the memory of the forward before them
+    assert net.layers[0]._input is small and net._out_shape == (2, 1)
+    assert net.layers[1]._input is not None
+    assert torch.isfinite(before).all()
+
+
+def test_backward_overflow_is_an_error_that_changes_nothing():
+    layer = big_linear()
+    layer.forward(torch.ones(2, 1, dtype=F64))
+    g = torch.full((2, 1), 1e200, dtype=F64)
+    assert message(lambda: layer.backward(g)) == (
+        "the gradient dL/d(input) of Linear(1, 1) overflowed torch.float64 "
+        "to inf or NaN (largest |grad_output| is 1e+200); scale the loss "
+        "(or the inputs) down or use a wider dtype"
+    )
+    assert layer.dw is None and layer.db is None
+    net = tools.Sequential(tools.Linear(1, 1, dtype=F64, seed=0))
+    net.forward(torch.full((2, 1), 1e200, dtype=F64))
+    assert message(lambda: net.backward(g)) == (
+        "the gradient dL/dw of layer 0 Linear(1, 1) overflowed "
+        "torch.float64 to inf or NaN (largest |grad_output| is 1e+200); "
+        "scale the loss (or the inputs) down or use a wider dtype"
+    )
+    assert net.layers[0].dw is None
+
+
+def test_update_with_a_huge_rate_is_refused_and_changes_nothing():
+    net = tools.Sequential(big_linear(0.5), tools.Tanh(), big_linear(0.5))
+    net.forward(torch.ones(4, 1, dtype=F64))
+    net.backward(torch.ones(4, 1, dtype=F64))
+    before = [p.clone() for p in net.parameters()]
+    assert message(lambda: net.update(1e308)) == (
+        "update(lr=1e+308) would make 2.w inf or NaN (largest |2.w| is 0.5, "
+        "largest |dL/d2.w| is 3.05): lr is too large for these gradients; "
+        "the parameters are unchanged"
+    )
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), before))
+    net.update(0.1)  # an ordinary step still works
+    assert torch.equal(net.parameters()[0], before[0] - 0.1 * net.layers[0].dw)
+
+
+# -- what is kept: forward keeps, predict and fit do not -------------------
+def test_predict_equals_forward_and_keeps_nothing():
+    net = make_net([3, 4, 4, 2], tools.ReLU, seed=3)
+    x = randn(5, 3, seed=4)
+    out = net.predict(x)
+    assert all(layer._input is None for layer in net.layers)
+    assert torch.equal(out, net.forward(x))
+    assert message(lambda: net.predict(x[:, :2])) == (
+        "x must have 3 columns (n_in of Linear(3, 4)) (shape (m, 3)), "
+        "got shape (5, 2)"
+    )
+
+
+def test_nothing_is_kept_after_fit():
+    net = make_net([3, 8, 2], tools.ReLU, seed=4)
+    loss = tools.MSELoss()
+    x, y = randn(32, 3, seed=5), randn(32, 2, seed=6)
+    x_alive = weakref.ref(x)
+    net.fit(x, y, 2, 0.1, 8, x[:4], y[:4], loss=loss, verbose=False)
+    del x
+    gc.collect()
+    assert x_alive() is None  # no view holds the training set
+    for layer in net.layers:
+        assert layer._input is None and layer._out_shape is None
+    assert loss._output is None and loss._target is None
+    assert message(net.gradients, RuntimeError) == (
+        "Linear(3, 8) has no gradients yet: call backward first"
+    )
+    assert message(
+        lambda: net.backward(torch.ones(8, 2, dtype=F64)), RuntimeError
+    ).startswith("Sequential.backward() was called before forward(x)")
+
+
+def test_a_fit_that_raises_leaves_network_and_loss_as_they_were():
+    net = make_net([2, 4, 1], tools.ReLU, seed=6)
+    loss = tools.MSELoss()
+    x0 = randn(3, 2, seed=7)
+    loss.forward(net.forward(x0), torch.zeros(3, 1, dtype=F64))
+    kept = [layer._input for layer in net.layers]
+    start = [p.clone() for p in net.parameters()]
+    x, y = randn(8, 2, seed=14) * 100, randn(8, 1, seed=15)
+    with pytest.raises(ValueError, match="training diverged"):
+        net.fit(x, y, 50, 10.0, 4, loss=loss, verbose=False)
+    assert all(a is b for a, b in zip(kept, (m._input for m in net.layers)))
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), start))
+    net.backward(loss.backward())  # the memory of before fit
+    assert net.layers[0].dw.shape == (2, 4)
+
+
+def test_fit_rolls_back_on_keyboard_interrupt():
+    class Interrupting(tools.Linear):
+        calls = 0
+
+        def _backward(self, g):
+            Interrupting.calls += 1
+            if Interrupting.calls == 3:
+                raise KeyboardInterrupt
+            return super()._backward(g)
+
+    net = tools.Sequential(
+        tools.Linear(2, 3, dtype=F64, seed=0),
+        tools.Tanh(),
+        Interrupting(3, 1, dtype=F64, seed=1),
+    )
+    start = [p.clone() for p in net.parameters()]
+    x, y = randn(8, 2, seed=8), randn(8, 1, seed=9)
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(x, y, 2, 0.1, 2, loss=tools.MSELoss(), verbose=False)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), start))
+    assert all(layer._input is None for layer in net.layers)
+
+
+# -- a network that starts with an activation checks its input -------------
+def test_a_network_starting_with_an_activation_checks_its_input():
+    net = tools.Sequential(tools.ReLU(), tools.Linear(3, 2, dtype=F64))
+    expected = (
+        "x must have 3 columns (n_in of Linear(3, 2)) (shape (m, 3)), "
+        "got shape (4, 2)"
+    )
+    bad = torch.ones(4, 2, dtype=F64)
+    assert message(lambda: net.forward(bad)) == expected
+    assert message(lambda: net.predict(bad)) == expected
+    assert message(lambda: net.forward(torch.ones(4, 3))) == (
+        "x has dtype torch.float32 but Linear(3, 2) has dtype "
+        "torch.float64; convert it with x.to(torch.float64)"
+    )
+    y = torch.zeros(4, 2, dtype=F64)
+    assert message(
+        lambda: net.fit(bad, y, 1, 0.1, 2, loss=tools.MSELoss())
+    ) == expected.replace("x must", "x_train must")
+    ok = torch.ones(4, 3, dtype=F64)
+    assert net.forward(ok).shape == (4, 2)
+
+
+def test_outputs_and_steps_near_the_float_limit_are_not_overflow():
+    # every entry finite, their sum inf: no error
+    layer = tools.Linear(1, 2, dtype=F64, seed=0)
+    layer.w.fill_(1.5e308)
+    layer.b.fill_(0.0)
+    out = layer.forward(torch.ones(3, 1, dtype=F64))
+    assert torch.isfinite(out).all() and not torch.isfinite(out.sum())
+    net = tools.Sequential(layer)
+    assert torch.equal(net.predict(torch.ones(3, 1, dtype=F64)), out)
+    net.forward(torch.ones(3, 1, dtype=F64))
+    net.backward(torch.full((3, 2), 1e-300, dtype=F64))
+    net.update(1.0)
+    assert torch.isfinite(layer.w).all()

@@ -154,3 +154,64 @@ def test_dropout_rate_is_p_and_both_are_inverted():
                                                                       dtype=F64))
     assert torch.equal(ours.eval().forward(torch.from_numpy(x)),
                        torch.ones(n, dtype=F64))
+
+
+def test_a_network_copied_from_keras_trains_as_keras_fit():
+    """Dense, BatchNormalization, Dropout(0), LayerNormalization: after
+    copy_params, Keras's per-epoch loss (the mean batch loss, in training
+    mode) and the trained weights and moving means equal ours < 1e-10.
+    The moving variances differ by the convention: Keras keeps the biased
+    batch variance, we (as PyTorch) the unbiased one."""
+    model = keras.Sequential([
+        keras.Input((3,)),
+        keras.layers.Dense(6),
+        keras.layers.BatchNormalization(momentum=0.8, epsilon=1e-5),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.0),
+        keras.layers.Dense(5),
+        keras.layers.LayerNormalization(epsilon=1e-4),
+        keras.layers.Activation("tanh"),
+        keras.layers.Dense(2),
+    ])
+    net = tools.Sequential(
+        tools.Linear(3, 6, dtype=F64),
+        tools.BatchNorm1d(6, momentum=0.2, dtype=F64), tools.ReLU(),
+        tools.Dropout(0.0), tools.Linear(6, 5, dtype=F64),
+        tools.LayerNorm(5, eps=1e-4, dtype=F64), tools.Tanh(),
+        tools.Linear(5, 2, dtype=F64),
+    )
+    bn_keras = model.layers[1]
+    bn_keras.moving_mean.assign(randn(6, seed=5))
+    bn_keras.moving_variance.assign(1 + np.abs(randn(6, seed=6)))
+    net.copy_params(model)
+    x, y = randn(50, 3, seed=1), randn(50, 2, seed=2)
+    xt = torch.from_numpy(x)
+    assert close(net.eval().predict(xt), as_torch(model(x, training=False)))
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.2),
+                  loss="mse")
+    history = model.fit(x, y, epochs=3, batch_size=8, shuffle=False,
+                        verbose=0).history["loss"]
+    log = net.fit(xt, torch.from_numpy(y), 3, 0.2, 8,
+                  loss=tools.MSELoss(), verbose=False)
+    for keras_loss, entry in zip(history, log):
+        assert abs(keras_loss - entry.batch_loss) <= 1e-10 * keras_loss
+    dense = [m for m in model.layers if isinstance(m, keras.layers.Dense)]
+    for layer, linear in zip(dense, net._linears):
+        assert close(linear.w, as_torch(layer.kernel), 1e-10)
+        if linear is net.layers[0]:  # before a batch norm: gradient 0,
+            # so both biases stay at 0 up to rounding
+            assert float(linear.b.abs().max()) < 1e-14
+            assert float(as_torch(layer.bias).abs().max()) < 1e-14
+        else:
+            assert close(linear.b, as_torch(layer.bias), 1e-10)
+    bn, ln = net.layers[1], net.layers[5]
+    ln_keras = model.layers[5]
+    for ours, theirs in ((bn.gamma, bn_keras.gamma), (bn.beta, bn_keras.beta),
+                         (ln.gamma, ln_keras.gamma), (ln.beta, ln_keras.beta)):
+        assert close(ours, as_torch(theirs), 1e-10)
+    assert close(bn.running_mean, as_torch(bn_keras.moving_mean), 1e-10)
+    moving_var = as_torch(bn_keras.moving_variance)
+    assert tools.max_relative_error(bn.running_var, moving_var) > 1e-3
+    # with Keras's moving variance, evaluation agrees again
+    bn.running_var.copy_(moving_var)
+    assert close(net.eval().predict(xt), as_torch(model(x, training=False)))

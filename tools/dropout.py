@@ -113,6 +113,10 @@ class Dropout(_Layer):
             return x
         return x.mul(self._draw_mask(x)).div_(1.0 - self.p)
 
+    def _forget(self) -> None:
+        super()._forget()
+        self.mask = None
+
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         if self.mask is None:  # the last forward ran in evaluation
             return g

@@ -94,7 +94,9 @@ def _draw(
     generator = _generator(seed)
     f64 = torch.float64
     if kind == "uniform":
-        # U(0, 1) -> U(-a, a), as chapter 1's models have always drawn it
+        # U(0, 1) -> U(-a, a): for "uniform" the very draws of
+        # linear_models.uniform_init, which chapters 1-3 use (a test
+        # checks that the two agree bit for bit)
         w = (
             torch.rand((n_in, n_out), generator=generator, dtype=f64) * 2 - 1
         ) * scale

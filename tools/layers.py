@@ -20,7 +20,9 @@ with ``torch.autograd`` and every training step with ``torch.optim.SGD``.
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import torch
 
@@ -42,6 +44,9 @@ class _Layer:
         self._input: torch.Tensor | None = None
         self._out_shape: tuple[int, ...] | None = None
         self.training = True  # see train() and eval()
+        # which network's forward the memory is from (None: the layer's
+        # own forward, or none): see Sequential.backward
+        self._kept_for: object | None = None
 
     def parameters(self) -> list[torch.Tensor]:
         """The tensors that training updates in place (none here)."""
@@ -74,6 +79,16 @@ class _Layer:
         """Set evaluation mode, ``train(False)``; return ``self``."""
         return self.train(False)
 
+    def _widths(self) -> tuple[int | None, int | None]:
+        """``(n_in, n_out)``, the widths the layer takes and gives; ``None``
+        for both where any width passes through unchanged (activations).
+        ``Sequential`` chains and checks the widths through this."""
+        return None, None
+
+    def _forget(self) -> None:
+        """Drop what the last forward and backward kept."""
+        self._input, self._out_shape, self._kept_for = None, None, None
+
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
         if not x.is_floating_point():
@@ -85,13 +100,23 @@ class _Layer:
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The layer's output; keeps what ``backward`` needs."""
-        return self._forward(self._check_input(x, "x"))
+        """The layer's output. Keeps what ``backward`` needs (the input;
+        ReLU its output) until the next ``forward``; an output that
+        overflows to inf or NaN is an error, and leaves the layer as it
+        was."""
+        x = self._check_input(x, "x")
+        with _unchanged_on_error([self]):
+            out = self._forward(x)
+            _check_output(out, repr(self), x, self)
+            self._kept_for = None
+        return out
 
     __call__ = forward
 
     def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
-        """``dL/d(input)`` from ``grad_output = dL/d(output)``."""
+        """``dL/d(input)`` from ``grad_output = dL/d(output)``. A gradient
+        that overflows to inf or NaN is an error, and leaves the layer as
+        it was."""
         if self._input is None or self._out_shape is None:
             raise RuntimeError(
                 f"{self!r}.backward() was called before forward(x): "
@@ -107,7 +132,10 @@ class _Layer:
         v.check_like("grad_output", g, x.device, x.dtype, "the input")
         v.check_no_grad("grad_output", g)
         v.check_finite("grad_output", g)
-        return self._backward(g)
+        with _unchanged_on_error([self]):
+            dx = self._backward(g)
+            _check_gradients(dx, repr(self), g, self)
+        return dx
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -119,6 +147,80 @@ class _Layer:
     # with nothing kept for a backward pass (evaluation, as
     # ``torch.no_grad()`` keeps no graph). Their ``_forward`` keeps what
     # the backward pass needs and returns ``_apply(x)``.
+
+
+# -- results checked before they are returned --------------------------
+def _finite(t: torch.Tensor) -> bool:
+    """Whether every entry of ``t`` is finite: one sum settles it unless
+    the sum itself is inf or NaN (see ``_validation.check_finite``)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
+def _largest(name: str, t: torch.Tensor) -> str:
+    return f"largest |{name}| is {float(t.abs().max()):.3g}"
+
+
+def _check_output(
+    out: torch.Tensor, where: str, x: torch.Tensor, layer: _Layer
+) -> None:
+    """``ValueError`` naming ``where`` if ``out`` holds inf or NaN."""
+    if _finite(out):
+        return
+    named = layer.named_parameters()
+    for name, p in named:
+        if not _finite(p):
+            raise ValueError(
+                f"the output of {where} is inf or NaN because its {name} "
+                "holds inf or NaN entries"
+            )
+    sizes = [_largest("input", x)] + [_largest(n, p) for n, p in named]
+    raise ValueError(
+        f"the output of {where} overflowed {out.dtype} to inf or NaN "
+        f"({', '.join(sizes)}); scale the inputs or use a wider dtype"
+    )
+
+
+def _check_gradients(
+    dx: torch.Tensor, where: str, g: torch.Tensor, layer: _Layer
+) -> None:
+    """``ValueError`` naming the gradient of ``where`` that holds inf or
+    NaN after a backward pass that was given a finite ``g``."""
+    names = [name for name, _ in layer.named_parameters()]
+    grads = [("(input)", dx), *zip(names, layer.gradients())]
+    for name, grad in grads:
+        if not _finite(grad):
+            raise ValueError(
+                f"the gradient dL/d{name} of {where} overflowed "
+                f"{grad.dtype} to inf or NaN ({_largest('grad_output', g)}"
+                "); scale the loss (or the inputs) down or use a wider dtype"
+            )
+
+
+@contextmanager
+def _unchanged_on_error(objects: Iterable[Any]) -> Iterator[None]:
+    """Put the attributes of ``objects`` back if the block raises
+    (anything, Ctrl-C included): a failed call changes nothing.
+
+    A shallow copy of each ``vars(obj)`` is enough for what a forward or
+    backward pass changes: it rebinds attributes (``_input``, ``dw``,
+    batch norm's running statistics), and never writes into a parameter.
+    A random generator of its own (``Dropout``'s) moves on in place, so
+    its state is saved and put back too."""
+    saved = [(obj, dict(vars(obj))) for obj in objects]
+    generators = [
+        (g, g.get_state())
+        for obj in objects
+        if isinstance(g := getattr(obj, "_generator", None), torch.Generator)
+    ]
+    try:
+        yield
+    except BaseException:
+        for obj, state in saved:
+            vars(obj).clear()
+            vars(obj).update(state)
+        for g, state in generators:
+            g.set_state(state)
+        raise
 
 
 class Linear(_WeightsAndBias, _Layer):
@@ -177,6 +279,13 @@ class Linear(_WeightsAndBias, _Layer):
                 f"{self!r} has no gradients yet: call backward first"
             )
         return [self.dw, self.db]
+
+    def _widths(self) -> tuple[int | None, int | None]:
+        return self.n_in, self.n_out
+
+    def _forget(self) -> None:
+        super()._forget()
+        self.dw = self.db = None
 
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
         x = v.check_tensor(name, x)
@@ -300,15 +409,33 @@ class GELU(_Activation):
         return fn.gelu_derivative(z, self.approximate)
 
 
+@functools.cache
+def _stock_forwards() -> tuple:
+    """The ``_forward`` methods of the course's layers, whose ``_apply``
+    computes the same output with nothing kept."""
+    from .dropout import Dropout  # they import this module
+    from .normalization import BatchNorm1d, LayerNorm
+
+    return (
+        Linear._forward,
+        _Activation._forward,
+        ReLU._forward,
+        Dropout._forward,
+        BatchNorm1d._forward,
+        LayerNorm._forward,
+    )
+
+
 def _evaluate(layer: _Layer, x: torch.Tensor) -> torch.Tensor:
     """A layer's output for evaluation, with nothing kept where it can.
 
-    The stock ``_forward`` methods return ``_apply(x)``; a layer with a
-    ``_forward`` of its own (a learner's subclass) is evaluated through
-    it, so evaluation always computes what training computes.
+    The stock ``_forward`` methods return ``_apply(x)`` (in the layer's
+    current mode; ``BatchNorm1d._apply`` leaves the running statistics
+    as they are); a layer with a ``_forward`` of its own (a learner's
+    subclass) is evaluated through it, so evaluation always computes
+    what training computes.
     """
-    stock = (Linear._forward, _Activation._forward, ReLU._forward)
-    if type(layer)._forward in stock:
+    if type(layer)._forward in _stock_forwards():
         return layer._apply(x)
     return layer._forward(x)
 
@@ -319,12 +446,27 @@ class Sequential:
     ``forward`` runs the layers in order, ``backward`` in reverse (each
     layer's input gradient is the next one's ``grad_output``), and
     ``update(lr)`` takes one gradient-descent step on every parameter.
+    ``predict`` gives the output with nothing kept for a backward pass.
     ``fit`` trains through the course's one loop,
     :func:`tools.training_loop`, with a loss from :mod:`tools.losses`.
 
-    The widths must chain: each ``Linear``'s ``n_in`` equals the
-    ``n_out`` of the ``Linear`` before it (activations keep the width),
-    and all ``Linear`` layers share one device and dtype.
+    The widths must chain: each ``Linear``'s ``n_in`` (a
+    ``BatchNorm1d``'s ``num_features``, a ``LayerNorm``'s
+    ``normalized_shape``) equals the width the layers before it give
+    (activations and ``Dropout`` keep the width), and all layers with
+    parameters share one device and dtype. ``train()`` and ``eval()``
+    set the mode of every layer (it matters to ``Dropout`` and
+    ``BatchNorm1d``); ``fit`` trains in training mode and logs its
+    losses in evaluation mode.
+
+    Each place in the network needs a layer object of its own: a layer
+    keeps the input of its last forward pass for its backward pass, so
+    one object in two places (``Sequential(l1, relu, l2, relu, l3)``)
+    is refused. One layer object may be part of two networks (a network
+    made of the first layers of another, to look at its hidden
+    activations, say); they then share its parameters, as PyTorch
+    modules do, and ``backward`` refuses to run on a layer whose memory
+    another network's ``forward`` has overwritten since.
 
     >>> net = Sequential(Linear(2, 4, seed=0), ReLU(), Linear(4, 1, seed=1))
     >>> net
@@ -333,37 +475,81 @@ class Sequential:
     ['0.w', '0.b', '2.w', '2.b']
     """
 
+    # what training_loop's error suggests when given a Sequential
+    _train_with = (
+        "net.fit(x_train, y_train, epochs, lr, batch_size, "
+        "loss=tools.MSELoss())"
+    )
+
     def __init__(self, *layers: _Layer) -> None:
         if not layers:
             raise ValueError("Sequential needs at least one layer, got none")
-        previous: tuple[int, Linear] | None = None
+        seen: dict[int, int] = {}
         for i, layer in enumerate(layers):
             if not isinstance(layer, _Layer):
                 raise TypeError(
                     f"layer {i} must be a tools layer (Linear, ReLU, "
-                    f"Sigmoid, Tanh or GELU), got {type(layer).__name__}"
+                    "Sigmoid, Tanh, GELU, Dropout, BatchNorm1d or "
+                    f"LayerNorm), got {type(layer).__name__}"
                 )
-            if not isinstance(layer, Linear):
-                continue
-            if previous is not None:
-                j, prev = previous
-                if layer.n_in != prev.n_out:
-                    raise ValueError(
-                        f"layer {i} {layer!r} takes {layer.n_in} inputs, "
-                        f"but layer {j} {prev!r} gives {prev.n_out}: "
-                        "a shape that does not fit the next layer"
-                    )
-                if (layer.device, layer.dtype) != (prev.device, prev.dtype):
-                    raise ValueError(
-                        f"layer {i} {layer!r} is on {layer.device} with "
-                        f"{layer.dtype}, but layer {j} {prev!r} is on "
-                        f"{prev.device} with {prev.dtype}: all Linear "
-                        "layers must share one device and dtype"
-                    )
-            previous = (i, layer)
+            if id(layer) in seen:
+                raise ValueError(
+                    f"layer {i} is layer {seen[id(layer)]} again (the same "
+                    f"{layer!r} object): a layer keeps the input of its "
+                    "last forward pass for backward, so each place needs "
+                    f"a layer object of its own; create a new {layer!r} "
+                    f"for layer {i}"
+                )
+            seen[id(layer)] = i
         self.layers = list(layers)
+        self._n_out = self._chain_widths()
+        self._check_one_device_and_dtype()
         self._linears = [m for m in self.layers if isinstance(m, Linear)]
+        # the first layer that fixes the input's width checks x (width,
+        # device, dtype, values) for the whole network
+        self._entry = next(
+            (m for m in self.layers if m._widths()[0] is not None),
+            self.layers[0],
+        )
         self._out_shape: tuple[int, ...] | None = None
+        self._token: object | None = None  # tags the last forward's memory
+        self.training = True  # see train() and eval()
+
+    def _chain_widths(self) -> int | None:
+        """The output width; ``ValueError`` where a width does not fit."""
+        width: int | None = None
+        source: tuple[int, _Layer] | None = None
+        for i, layer in enumerate(self.layers):
+            n_in, n_out = layer._widths()
+            if n_in is not None and source is not None and n_in != width:
+                j, prev = source
+                raise ValueError(
+                    f"layer {i} {layer!r} takes {n_in} inputs, "
+                    f"but layer {j} {prev!r} gives {width}: "
+                    "a shape that does not fit the next layer"
+                )
+            if n_out is not None:
+                width, source = n_out, (i, layer)
+        return width
+
+    def _check_one_device_and_dtype(self) -> None:
+        first: tuple[int, _Layer, torch.Tensor] | None = None
+        for i, layer in enumerate(self.layers):
+            params = layer.parameters()
+            if not params:
+                continue
+            p = params[0]
+            if first is None:
+                first = (i, layer, p)
+                continue
+            j, prev, q = first
+            if (p.device, p.dtype) != (q.device, q.dtype):
+                raise ValueError(
+                    f"layer {i} {layer!r} is on {p.device} with "
+                    f"{p.dtype}, but layer {j} {prev!r} is on "
+                    f"{q.device} with {q.dtype}: all layers with "
+                    "parameters must share one device and dtype"
+                )
 
     def __repr__(self) -> str:
         return f"Sequential({', '.join(map(repr, self.layers))})"
@@ -389,21 +575,87 @@ class Sequential:
         """``[dw_1, db_1, ...]`` of the last ``backward``."""
         return [g for layer in self.layers for g in layer.gradients()]
 
+    def buffers(self) -> list[torch.Tensor]:
+        """The state that training changes besides the parameters: each
+        ``BatchNorm1d``'s ``running_mean`` and ``running_var``, in order
+        (as ``nn.Module.buffers()``, without ``num_batches_tracked``)."""
+        return [
+            t
+            for layer in self.layers
+            if callable(getattr(layer, "buffers", None))
+            for t in layer.buffers()
+        ]
+
+    # -- modes ---------------------------------------------------------
+    def train(self, mode: bool = True) -> Sequential:
+        """Set every layer to training mode (``mode=False``: evaluation),
+        as ``nn.Module.train``; return ``self``.
+
+        ``Dropout`` drops and ``BatchNorm1d`` uses (and updates) the
+        batch's statistics in training; in evaluation dropout is the
+        identity and batch norm uses its running statistics. The other
+        layers compute the same in both modes."""
+        for layer in self.layers:
+            layer.train(mode)  # checks mode first, so all or none change
+        self.training = mode
+        return self
+
+    def eval(self) -> Sequential:
+        """Set every layer to evaluation mode, ``train(False)``."""
+        return self.train(False)
+
     # -- forward and backward ------------------------------------------
     def _check_input(self, x: Any, name: str) -> torch.Tensor:
-        return self.layers[0]._check_input(x, name)
+        return self._entry._check_input(x, name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The network's output ``A_L``; every layer keeps what its
-        backward pass needs (its input; ReLU its output)."""
-        return self._forward(self._check_input(x, "x"))
+        """The network's output ``A_L``, for a backward pass to follow.
+
+        Every layer keeps what its backward pass needs (its input; ReLU
+        its output) until the next ``forward``, ``fit`` or a ``forward``
+        of another network it is part of: for outputs alone use
+        ``predict``, which keeps nothing. An output that overflows to inf
+        or NaN is an error naming the layer, and leaves the network as it
+        was."""
+        x = self._check_input(x, "x")
+        token = object()
+        with _unchanged_on_error([self, *self.layers]):
+            for i, layer in enumerate(self.layers):
+                out = layer._forward(x)
+                _check_output(out, f"layer {i} {layer!r}", x, layer)
+                layer._kept_for = token
+                x = out
+            self._out_shape, self._token = tuple(x.shape), token
+        return x
 
     __call__ = forward
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's output for ``x``, with nothing kept for a
+        backward pass (what ``nn.Sequential`` computes under
+        ``torch.no_grad()``): each layer's output is freed once the next
+        layer has read it, and the memory of an earlier ``forward`` stays
+        as it was. ``x`` is checked as by ``forward``; an output that
+        overflows to inf or NaN is an error naming the layer."""
+        x = self._check_input(x, "x")
+        saved = [(layer, dict(vars(layer))) for layer in self.layers]
+        try:
+            for i, layer in enumerate(self.layers):
+                out = _evaluate(layer, x)
+                _check_output(out, f"layer {i} {layer!r}", x, layer)
+                x = out
+        finally:  # a learner's layer evaluated by its own _forward
+            for layer, state in saved:
+                vars(layer).clear()
+                vars(layer).update(state)
+        return x
 
     def backward(self, grad_output: torch.Tensor) -> torch.Tensor:
         """Backpropagate ``dL/d(output)``; return ``dL/dx``.
 
-        Fills each ``Linear``'s ``dw`` and ``db`` on the way."""
+        Fills each ``Linear``'s ``dw`` and ``db`` on the way. A gradient
+        that overflows to inf or NaN is an error naming the layer, and
+        leaves the network as it was."""
         if self._out_shape is None:
             raise RuntimeError(
                 "Sequential.backward() was called before forward(x): "
@@ -419,14 +671,48 @@ class Sequential:
         v.check_like("grad_output", g, x.device, x.dtype, "the output")
         v.check_no_grad("grad_output", g)
         v.check_finite("grad_output", g)
-        return self._backward(g)
+        for i, layer in enumerate(self.layers):
+            if getattr(layer, "_kept_for", None) is not self._token:
+                raise RuntimeError(
+                    f"layer {i} {layer!r} has run forward since this "
+                    "network's forward (it is part of another network too"
+                    ", or was called on its own), so it no longer holds "
+                    "this network's input: call forward(x) on this "
+                    "network again, then backward"
+                )
+        with _unchanged_on_error(self.layers):
+            for i in reversed(range(len(self.layers))):
+                layer, g_out = self.layers[i], g
+                g = layer._backward(g_out)
+                _check_gradients(g, f"layer {i} {layer!r}", g_out, layer)
+        return g
 
     def update(self, lr: float) -> None:
         """One gradient-descent step, in place: ``p -= lr * dL/dp`` for
-        every parameter, with the gradients of the last ``backward``."""
+        every parameter, with the gradients of the last ``backward``.
+
+        A step that would make a parameter inf or NaN (an ``lr`` too
+        large for the gradients) is an error, and changes nothing."""
         lr = v.check_positive_float("lr", lr)
         grads = self.gradients()  # raises before backward
-        self._update(lr, grads)
+        named = self.named_parameters()
+        new = [p.add(g, alpha=-lr) for (_, p), g in zip(named, grads)]
+        for (name, p), g, p_new in zip(named, grads, new):
+            if not _finite(p_new):
+                raise ValueError(
+                    f"update(lr={lr:g}) would make {name} inf or NaN "
+                    f"({_largest(name, p)}, {_largest('dL/d' + name, g)})"
+                    ": lr is too large for these gradients; the "
+                    "parameters are unchanged"
+                )
+        for (_, p), p_new in zip(named, new):
+            p.copy_(p_new)
+
+    def _forget(self) -> None:
+        """Drop what the last forward and backward kept, in every layer."""
+        for layer in self.layers:
+            layer._forget()
+        self._out_shape = self._token = None
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
@@ -485,19 +771,70 @@ class Sequential:
         restore-on-failure are those of every other model of the course,
         and of ``tools.fit_torch(nn.Sequential(...), ...,
         loss_fn=nn.MSELoss() or nn.CrossEntropyLoss())``.
+
+        The steps run in training mode (dropout drops, batch norm uses
+        and updates the batch's statistics) and the logged losses are
+        computed in evaluation mode (no dropout, the running statistics),
+        as ``fit_torch`` does with ``model.train()`` and ``model.eval()``;
+        the network is left in training mode (unless ``epochs`` is 0:
+        then nothing changes). A ``BatchNorm1d`` refuses
+        a minibatch of one row in training, so ``batch_size`` must leave
+        every minibatch at least two rows.
+
+        When it returns, the network and the loss keep nothing of the
+        data (no batch, no activation, no gradient: ``backward`` needs a
+        new ``forward`` first), only the trained parameters (and running
+        statistics). A call that raises (Ctrl-C included) leaves the
+        network (modes, running statistics and dropout's generators
+        included) and the loss as they were.
         """
         trainable = _Trainable(self, loss)
-        return training_loop(
-            trainable,
-            x_train,
-            y_train,
-            epochs,
-            lr,
-            batch_size,
-            x_valid,
-            y_valid,
-            verbose=verbose,
-        )
+        self._check_minibatch_rows(x_train, batch_size)
+        with _unchanged_on_error([self, *self.layers, loss]):
+            if isinstance(epochs, int) and epochs > 0:  # else no change
+                self.train()
+            history = training_loop(
+                trainable,
+                x_train,
+                y_train,
+                epochs,
+                lr,
+                batch_size,
+                x_valid,
+                y_valid,
+                verbose=verbose,
+            )
+        self._forget()
+        loss._output = loss._target = None  # the last batch's
+        return history
+
+    def _check_minibatch_rows(self, x: Any, batch_size: Any) -> None:
+        """``ValueError`` naming ``batch_size`` if a minibatch of ``x``
+        would have one row and a batch norm is to train on it (other bad
+        values are left to ``training_loop``'s checks)."""
+        from .normalization import BatchNorm1d  # it imports this module
+
+        norms = [
+            (i, m)
+            for i, m in enumerate(self.layers)
+            if isinstance(m, BatchNorm1d)
+        ]
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+            return
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            return
+        m = x.shape[0]
+        if batch_size < 1 or m == 0:
+            return
+        if batch_size == 1 or m % batch_size == 1:
+            i, layer = norms[0]
+            raise ValueError(
+                f"batch_size={batch_size} leaves a minibatch of 1 row of "
+                f"the {m} rows of x_train, which layer {i} {layer!r} "
+                "refuses in training (a batch variance needs at least 2 "
+                "rows); pick a batch_size that leaves every minibatch at "
+                "least 2 rows"
+            )
 
     # -- copying from PyTorch and Keras --------------------------------
     def layout(self) -> list[str]:
@@ -688,7 +1025,7 @@ class _Trainable:
                 "loss must be a tools.MSELoss() or tools.CrossEntropyLoss()"
                 f", got {type(loss).__name__}{hint}"
             )
-        if not net._linears:
+        if not net.parameters():
             raise ValueError(
                 "a Sequential without a Linear layer has nothing to train"
             )
@@ -696,16 +1033,18 @@ class _Trainable:
         self.loss_name = loss.name
 
     def parameters(self) -> list[torch.Tensor]:
-        return self.net.parameters()
+        """The parameters and the running statistics: what training
+        changes, and what the loop puts back if it fails."""
+        return self.net.parameters() + self.net.buffers()
 
     def _check_data(
         self, x: Any, y: Any, x_name: str, y_name: str
     ) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.net._check_input(x, x_name)
-        last = self.net._linears[-1]
+        p = self.net.parameters()[0]  # all share one device and dtype
         y = v.check_tensor(y_name, y)
-        v.check_matrix(y_name, y, last.n_out, "columns (the outputs)")
-        v.check_like(y_name, y, last.device, last.dtype, "the network")
+        v.check_matrix(y_name, y, self.net._n_out, "columns (the outputs)")
+        v.check_like(y_name, y, p.device, p.dtype, "the network")
         v.check_no_grad(y_name, y)
         v.check_finite(y_name, y)
         if isinstance(self.loss, CrossEntropyLoss):
@@ -726,7 +1065,9 @@ class _Trainable:
     ) -> tuple[float, float | None]:
         # Nothing is kept for a backward pass: the activations of the
         # whole set are freed as soon as the next layer has read them.
-        out = self.net._apply(x)
+        # In evaluation mode: no dropout, batch norm's running statistics.
+        with _evaluation_mode(self.net):
+            out = self.net._apply(x)
         if type(self.loss)._forward is _Loss._forward:
             loss = float(self.loss._value(out, y))
         else:  # a loss with a _forward of its own is evaluated by it
@@ -737,11 +1078,26 @@ class _Trainable:
         return loss, None
 
     def _explain_divergence(self, x: torch.Tensor) -> None:
-        for i, layer in enumerate(self.net.layers):
-            x = _evaluate(layer, x)
-            if not bool(torch.isfinite(x).all()):
-                raise ValueError(
-                    f"the output of layer {i} {layer!r} overflowed "
-                    f"{x.dtype} on x_train; scale the inputs or use a "
-                    "wider dtype"
-                )
+        with _evaluation_mode(self.net):
+            for i, layer in enumerate(self.net.layers):
+                x = _evaluate(layer, x)
+                if not bool(torch.isfinite(x).all()):
+                    raise ValueError(
+                        f"the output of layer {i} {layer!r} overflowed "
+                        f"{x.dtype} on x_train; scale the inputs or use a "
+                        "wider dtype"
+                    )
+
+
+@contextmanager
+def _evaluation_mode(net: Sequential) -> Iterator[None]:
+    """Every layer of ``net`` in evaluation mode for the block, then each
+    back in the mode it had."""
+    modes = [layer.training for layer in net.layers]
+    for layer in net.layers:
+        layer.training = False
+    try:
+        yield
+    finally:
+        for layer, mode in zip(net.layers, modes):
+            layer.training = mode

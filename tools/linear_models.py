@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 from . import _validation as v
-from . import init
 from .functional import _mse_, _mse_and_grad_, mse, mse_grad
 from .training import EpochLog, training_loop
 
@@ -41,10 +40,21 @@ def uniform_init(
 
     Drawn on the CPU in float64 (from a generator seeded with ``seed``,
     or PyTorch's global one), then moved to ``device`` and cast to
-    ``dtype``: a seed gives the same start on every device. This is
-    :func:`tools.init.uniform`, chapter 4's name for it.
+    ``dtype``: a seed gives the same start on every device.
     """
-    return init.uniform(n_in, n_out, device=device, dtype=dtype, seed=seed)
+    dtype = v.check_dtype(dtype)
+    device = v.check_device(device)
+    generator = None
+    if seed is not None:
+        generator = torch.Generator().manual_seed(v.check_seed(seed))
+    bound = 1.0 / n_in**0.5
+    f64 = torch.float64
+    w = torch.rand((n_in, n_out), generator=generator, dtype=f64)
+    b = torch.rand(n_out, generator=generator, dtype=f64)
+    return (
+        ((w * 2 - 1) * bound).to(device=device, dtype=dtype),
+        ((b * 2 - 1) * bound).to(device=device, dtype=dtype),
+    )
 
 
 class _WeightsAndBias:

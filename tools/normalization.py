@@ -110,6 +110,13 @@ class _Normalization(_Layer):
         """``[gamma, beta]``: the tensors that training updates in place."""
         return [self.gamma, self.beta]
 
+    def _widths(self) -> tuple[int | None, int | None]:
+        return self._n, self._n
+
+    def _forget(self) -> None:
+        super()._forget()
+        self._xhat = self._inv_std = self.dgamma = self.dbeta = None
+
     def named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         """``[("gamma", gamma), ("beta", beta)]``."""
         return [("gamma", self.gamma), ("beta", self.beta)]

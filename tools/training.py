@@ -10,8 +10,9 @@ line by line.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 import torch
 
@@ -154,6 +155,38 @@ def _check_valid_pair(x_valid: object, y_valid: object) -> None:
         )
 
 
+_TRAINABLE = (
+    "loss_name",
+    "parameters",
+    "_check_data",
+    "_step",
+    "_scores",
+    "_explain_divergence",
+)
+
+
+def _check_trainable(model: object) -> None:
+    """``TypeError`` saying what :func:`training_loop` accepts, and what to
+    call instead, unless ``model`` has what :class:`Trainable` lists."""
+    if all(hasattr(model, name) for name in _TRAINABLE):
+        return
+    kind = type(model).__name__
+    if isinstance(model, torch.nn.Module):
+        hint = "; train a torch.nn.Module with tools.fit_torch(model, ...)"
+    elif hasattr(model, "_train_with"):
+        hint = f"; train a {kind} with {model._train_with}"
+    elif callable(getattr(model, "fit", None)):
+        hint = "; it has a fit method of its own: call model.fit(...)"
+    else:
+        hint = ""
+    raise TypeError(
+        "model must be a scratch model of chapters 1-2 "
+        "(tools.LinearRegression, tools.SoftmaxClassifier) or another "
+        "Trainable (with loss_name, parameters(), _check_data, _step, "
+        f"_scores and _explain_divergence), got {kind}{hint}"
+    )
+
+
 def training_loop(
     model: Trainable,
     x_train: torch.Tensor,
@@ -168,15 +201,22 @@ def training_loop(
 ) -> list[EpochLog]:
     """Minibatch gradient descent, in order (no shuffling), for ``epochs``.
 
-    The inputs are checked once, here; then each minibatch takes one
-    ``model._step``. After each epoch the loop records the training loss,
-    the mean minibatch loss and, with validation data, the validation loss
-    (and accuracy); with ``verbose`` it prints one line per epoch.
+    ``model`` is a :class:`Trainable`: ``tools.LinearRegression`` or
+    ``tools.SoftmaxClassifier`` (whose ``fit`` calls this), or a
+    ``tools.Sequential`` with its loss, as ``net.fit(..., loss=...)``
+    hands it over. The inputs are checked once, here; then each minibatch
+    takes one ``model._step``. After each epoch the loop records the
+    training loss, the mean minibatch loss and, with validation data, the
+    validation loss (and accuracy); with ``verbose`` it prints one line
+    per epoch.
 
-    If anything raises, or the loss becomes inf or NaN (a learning rate
-    too large for the data), the parameters are put back as they were
-    when the call began, and the error says what happened.
+    If anything raises (Ctrl-C included), or a logged loss or a parameter
+    becomes inf or NaN, the parameters are put back as they were when the
+    call began, and the error says what happened: ``lr`` is blamed only
+    where the loss was finite at the start, and the data's scale where it
+    was not.
     """
+    _check_trainable(model)
     x_train, y_train = model._check_data(
         x_train, y_train, "x_train", "y_train"
     )
@@ -187,25 +227,27 @@ def training_loop(
         )
     epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
 
-    start = [p.clone() for p in model.parameters()]
     history: list[EpochLog] = []
-    try:
+    valid = None if x_valid is None else (x_valid, y_valid)
+    with _rollback(model, lr, (x_train, y_train), valid):
         for epoch in range(1, epochs + 1):
             log = _one_epoch(model, x_train, y_train, lr, batch_size, epoch)
             if x_valid is not None:
                 log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
+            _check_epoch(log, model.parameters())
             history.append(log)
             if verbose:
                 print_epoch(log, epochs)
-    except Exception as error:
-        with torch.no_grad():
-            for p, p0 in zip(model.parameters(), start):
-                p.copy_(p0)
-        if isinstance(error, (_Diverged, ValueError)):
-            # A sharper message where the data alone overflow the model.
-            model._explain_divergence(x_train)
-        raise
     return history
+
+
+def _all_finite(tensors: list[torch.Tensor]) -> bool:
+    """Whether every entry is finite: one sum per tensor settles it unless
+    that sum is inf or NaN (see ``_validation.check_finite``)."""
+    return all(
+        bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+        for t in tensors
+    )
 
 
 def _one_epoch(
@@ -227,20 +269,166 @@ def _one_epoch(
     train_loss, _ = model._scores(x, y, accuracy=False)
     log = EpochLog(epoch, train_loss, batch_loss=total / m)
     log.loss = model.loss_name
-    if not (math.isfinite(log.batch_loss) and math.isfinite(train_loss)):
-        raise _Diverged(epoch, lr)
     return log
 
 
+# -- divergence: detected once per epoch, explained after the rollback ---
 class _Diverged(ValueError):
-    """The loss stopped being a finite number during training."""
+    """A logged loss (``what``: ``"loss"``, ``"validation loss"``) or the
+    parameters stopped being finite during training."""
 
-    def __init__(self, epoch: int, lr: float) -> None:
-        super().__init__(
-            f"training diverged in epoch {epoch}: the loss became inf or "
-            f"NaN, so lr={lr:g} is too large for this data (or scale the "
-            "inputs); the parameters are back to where fit started"
+    def __init__(self, epoch: int, what: str) -> None:
+        super().__init__(f"training diverged in epoch {epoch}: {what}")
+        self.epoch, self.what = epoch, what
+
+
+def _check_epoch(log: EpochLog, parameters: list[torch.Tensor]) -> None:
+    """``_Diverged`` if a logged loss or a parameter is inf or NaN.
+
+    Once per epoch: the losses are numbers by now, and the parameters
+    take one pass (a parameter can turn inf while the loss stays finite,
+    an inf bias before a tanh, say)."""
+    losses = (log.batch_loss, log.train_loss)
+    if not all(math.isfinite(loss) for loss in losses if loss is not None):
+        raise _Diverged(log.epoch, "loss")
+    if log.valid_loss is not None and not math.isfinite(log.valid_loss):
+        raise _Diverged(log.epoch, "validation loss")
+    if not _all_finite([p.detach() for p in parameters]):
+        raise _Diverged(log.epoch, "parameters")
+
+
+_BACK = "the parameters are back to where fit started"
+_Pair = tuple[torch.Tensor, torch.Tensor]
+
+
+@contextmanager
+def _rolled_back(
+    restore: Callable[[], None],
+    explain: Callable[[ValueError], ValueError | None],
+) -> Iterator[None]:
+    """Run the block; if it raises anything (Ctrl-C included), call
+    ``restore()``, then raise the error again, or the sharper one that
+    ``explain`` gives for a ``ValueError`` (as the only error shown)."""
+    try:
+        yield
+    except BaseException as error:
+        restore()
+        sharper = explain(error) if isinstance(error, ValueError) else None
+        if sharper is None:
+            raise
+        raise sharper from None
+
+
+@contextmanager
+def _rollback(
+    model: Trainable, lr: float, train: _Pair, valid: _Pair | None
+) -> Iterator[None]:
+    """:func:`_rolled_back` for a :class:`Trainable`."""
+    start = [p.clone() for p in model.parameters()]
+
+    def restore() -> None:
+        with torch.no_grad():
+            for p, p0 in zip(model.parameters(), start):
+                p.copy_(p0)
+
+    def explain(error: ValueError) -> ValueError | None:
+        try:  # the model's own message where the data alone overflow it
+            model._explain_divergence(train[0])
+        except ValueError as sharper:
+            return sharper
+        if not isinstance(error, _Diverged):
+            return None
+
+        def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+            return model._scores(x, y, accuracy=False)[0]
+
+        return _why_diverged(error, lr, start_loss, train, valid)
+
+    with _rolled_back(restore, explain):
+        yield
+
+
+def _why_diverged(
+    failure: _Diverged,
+    lr: float,
+    start_loss: Callable[[torch.Tensor, torch.Tensor], float],
+    train: _Pair,
+    valid: _Pair | None,
+) -> ValueError:
+    """The error that says why training diverged, the parameters being
+    back at the start: ``lr`` only where the loss was finite there."""
+    pairs = [("x_train and y_train", train)]
+    if failure.what == "validation loss":
+        pairs.append(("x_valid and y_valid", valid))
+    for names, (x, y) in pairs:
+        loss = start_loss(x, y)
+        if not math.isfinite(loss):
+            return ValueError(
+                f"the loss on {names} is {loss} already at the parameters "
+                "training started from: the data's scale makes it "
+                "overflow, whatever lr; scale the data (or use a wider "
+                f"dtype); {_BACK}"
+            )
+    epoch, what = failure.epoch, failure.what
+    if what == "validation loss":
+        return ValueError(
+            f"training diverged in epoch {epoch}: the validation loss "
+            "became inf or NaN while the training loss stayed finite, so "
+            f"the model trained with lr={lr:g} overflows on x_valid; use "
+            f"a smaller lr (or scale the inputs); {_BACK}"
         )
+    return ValueError(
+        f"training diverged in epoch {epoch}: the {what} became inf or "
+        f"NaN, so lr={lr:g} is too large for this data (or scale the "
+        f"inputs); {_BACK}"
+    )
+
+
+@contextmanager
+def _torch_rollback(
+    model: torch.nn.Module,
+    loss_fn: torch.nn.Module,
+    lr: float,
+    train: _Pair,
+    valid: _Pair | None,
+) -> Iterator[None]:
+    """:func:`_rolled_back` for a ``torch.nn.Module``: its parameters,
+    buffers (running statistics) and every submodule's mode are put
+    back."""
+    start = {k: t.detach().clone() for k, t in model.state_dict().items()}
+    modes = [(m, m.training) for m in model.modules()]
+
+    def restore() -> None:
+        model.load_state_dict(start)
+        for module, mode in modes:
+            module.training = mode
+
+    def explain(error: ValueError) -> ValueError | None:
+        if not isinstance(error, _Diverged):
+            return None
+
+        def start_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+            with torch.no_grad(), _evaluation_mode(model):
+                return float(loss_fn(model(x), y))
+
+        return _why_diverged(error, lr, start_loss, train, valid)
+
+    with _rolled_back(restore, explain):
+        yield
+
+
+@contextmanager
+def _evaluation_mode(model: torch.nn.Module) -> Iterator[None]:
+    """``model.eval()`` for the block, then every submodule back in the
+    mode it had (the logged losses: no dropout, batch norm's running
+    statistics, and nothing updated)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, mode in modes:
+            module.training = mode
 
 
 def _loss_name(loss_fn: torch.nn.Module) -> str:
@@ -254,9 +442,15 @@ def _loss_name(loss_fn: torch.nn.Module) -> str:
 def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
     """The model must be a module whose parameters match ``x``, and fit y."""
     if not isinstance(model, torch.nn.Module):
+        hint = ""
+        if hasattr(model, "_train_with"):  # a tools.Sequential
+            hint = f"; train a tools {type(model).__name__} with "
+            hint += model._train_with
+        elif hasattr(model, "_step"):  # a scratch model of chapters 1-2
+            hint = "; train a tools model with its own fit method"
         raise TypeError(
             "model must be a torch.nn.Module (for example nn.Linear or "
-            f"nn.Sequential), got {type(model).__name__}"
+            f"nn.Sequential), got {type(model).__name__}{hint}"
         )
     for name, p in model.named_parameters():
         v.check_like(
@@ -266,18 +460,88 @@ def _check_module(model: object, x: torch.Tensor, y: torch.Tensor) -> None:
             p.dtype,
             "the model",
         )
-    with torch.no_grad():
-        try:
-            out = model(x[:1])
-        except RuntimeError as exc:
-            raise ValueError(
-                f"model cannot take x_train of shape {tuple(x.shape)}: {exc}"
-            ) from exc
+    out = _probe(model, x)
     if out.dim() != 2 or out.shape[1] != y.shape[1]:
         raise ValueError(
             f"model outputs shape (m, {out.shape[-1]}) but y_train has "
             f"{y.shape[1]} columns; the two must match"
         )
+
+
+def _takes(module: torch.nn.Module) -> int | None:
+    """The width of input a module requires, where it says (``None``
+    for modules that take any width, or that do not say)."""
+    for attr in ("in_features", "num_features"):  # Linear, BatchNorm
+        width = getattr(module, attr, None)
+        if isinstance(width, int):
+            return width
+    shape = getattr(module, "normalized_shape", None)  # nn.LayerNorm
+    if isinstance(shape, tuple) and shape:
+        return int(shape[-1])
+    return None
+
+
+def _probe(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's output for the first row of ``x``, with no side
+    effects: in evaluation mode (a ``BatchNorm1d`` in training mode
+    refuses one row, and would update its running statistics; a
+    ``Dropout`` would draw random numbers) and under ``torch.no_grad()``;
+    every submodule's mode is put back afterwards.
+
+    Where PyTorch refuses the row, the error names the submodule that
+    refused it and, where it says, the width it takes and the width it
+    got."""
+    modes = [(m, m.training) for m in model.modules()]
+    names = {id(m): name for name, m in model.named_modules()}
+    running: list[tuple[torch.nn.Module, tuple[int, ...] | None]] = []
+    entered: list[torch.nn.Module] = []
+
+    def enter(module: torch.nn.Module, args: tuple) -> None:
+        shape = None
+        if args and isinstance(args[0], torch.Tensor):
+            shape = tuple(args[0].shape)
+        running.append((module, shape))
+        entered.append(module)
+
+    def leave(module: torch.nn.Module, args: tuple, out: object) -> None:
+        running.pop()
+
+    hooks = [m.register_forward_pre_hook(enter) for m in model.modules()]
+    hooks += [m.register_forward_hook(leave) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(x[:1])
+    except RuntimeError as exc:
+        shape = tuple(x.shape)
+        message = f"model cannot take x_train of shape {shape}: "
+        module, got = running[-1]  # the innermost module still running
+        where = repr(module)
+        if names.get(id(module)):
+            where += f" (the model's submodule {names[id(module)]!r})"
+        width = _takes(module)
+        leaves = [m for m in entered if not list(m.children())]
+        first = bool(leaves) and leaves[0] is module
+        if width is not None and got and got[-1] != width and first:
+            message += (
+                f"the data has {shape[1]} columns, but the model's first "
+                f"layer {where} takes {width}"
+            )
+        elif width is not None and got and got[-1] != width:
+            message += (
+                f"its layer {where} takes {width} inputs but gets "
+                f"{got[-1]} from the layers before it"
+            )
+        else:
+            message += f"its layer {where} refused an input of shape "
+            message += f"{got}: {exc}"
+        raise ValueError(message) from exc
+    finally:
+        for hook in hooks:
+            hook.remove()
+        for module, mode in modes:
+            module.training = mode
+    return out
 
 
 def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
@@ -313,8 +577,22 @@ def fit_torch(
     only, so the bias is not penalised. Batches, order and logged figures
     are those of :func:`training_loop`, so the histories compare entry
     by entry.
+
+    The steps run in training mode (``model.train()``: dropout drops,
+    batch norm uses and updates the batch's statistics) and the logged
+    losses are computed in evaluation mode (``model.eval()``), as
+    ``Sequential.fit`` does; the model is left in training mode (with
+    ``epochs=0`` nothing changes).
+
+    Before training, the model is run once on the first row of
+    ``x_train`` to check the widths, with no side effects (evaluation
+    mode, ``torch.no_grad()``, every submodule's mode put back). As in
+    :func:`training_loop`, a logged loss or a parameter that becomes inf
+    or NaN is an error saying why, and any error (Ctrl-C included) puts
+    the parameters, buffers and modes back as they were.
     """
     loss_fn = torch.nn.CrossEntropyLoss() if loss_fn is None else loss_fn
+    _check_loss_fn(loss_fn)
     classify = isinstance(loss_fn, torch.nn.CrossEntropyLoss)
     _check_valid_pair(x_valid, y_valid)
     pairs = [("x_train", x_train, "y_train", y_train)]
@@ -336,24 +614,50 @@ def fit_torch(
     name = _loss_name(loss_fn)
     history: list[EpochLog] = []
     m = x_train.shape[0]
-    for epoch in range(1, epochs + 1):
-        total = 0.0
-        for batch in minibatches(m, batch_size):
-            optimizer.zero_grad()
-            loss = loss_fn(model(x_train[batch]), y_train[batch])
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * (batch.stop - batch.start)
-        with torch.no_grad():
-            train_loss = float(loss_fn(model(x_train), y_train))
-            log = EpochLog(epoch, train_loss, batch_loss=total / m, loss=name)
-            if x_valid is not None and y_valid is not None:
-                out = model(x_valid)
-                log.valid_loss = float(loss_fn(out, y_valid))
-                if classify:
-                    hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
-                    log.valid_acc = float(hits.double().mean())
-        history.append(log)
-        if verbose:
-            print_epoch(log, epochs)
+    valid = None if x_valid is None else (x_valid, y_valid)
+    with _torch_rollback(model, loss_fn, lr, (x_train, y_train), valid):
+        if epochs:  # zero epochs change nothing, modes included
+            model.train()
+        for epoch in range(1, epochs + 1):
+            total = 0.0
+            for batch in minibatches(m, batch_size):
+                optimizer.zero_grad()
+                loss = loss_fn(model(x_train[batch]), y_train[batch])
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * (batch.stop - batch.start)
+            with torch.no_grad(), _evaluation_mode(model):
+                train_loss = float(loss_fn(model(x_train), y_train))
+                log = EpochLog(
+                    epoch, train_loss, batch_loss=total / m, loss=name
+                )
+                if x_valid is not None and y_valid is not None:
+                    out = model(x_valid)
+                    log.valid_loss = float(loss_fn(out, y_valid))
+                    if classify:
+                        hits = out.argmax(dim=1) == y_valid.argmax(dim=1)
+                        log.valid_acc = float(hits.double().mean())
+            _check_epoch(log, list(model.parameters()))
+            history.append(log)
+            if verbose:
+                print_epoch(log, epochs)
     return history
+
+
+def _check_loss_fn(loss_fn: object) -> None:
+    """``TypeError`` unless ``loss_fn`` is a PyTorch loss object."""
+    if isinstance(loss_fn, torch.nn.Module):
+        return
+    kind = type(loss_fn).__name__
+    if isinstance(loss_fn, type) and issubclass(loss_fn, torch.nn.Module):
+        kind = f"the class {loss_fn.__name__}; create one: "
+        kind += f"loss_fn=nn.{loss_fn.__name__}()"
+    elif hasattr(loss_fn, "_backward"):  # tools.MSELoss() and the like
+        kind += (
+            " (a tools loss, for tools.Sequential.fit); fit_torch takes "
+            "PyTorch's: nn.MSELoss() or nn.CrossEntropyLoss()"
+        )
+    raise TypeError(
+        "loss_fn must be a PyTorch loss object such as nn.MSELoss() or "
+        f"nn.CrossEntropyLoss(), got {kind}"
+    )
