@@ -10,8 +10,9 @@ median over the rounds. Per step means: the time of the call divided by
 its number of minibatches, so the checks at the entry of ``fit`` and the
 end-of-epoch loss are included, as a learner meets them. With one thread
 the time is the CPU time of the process, with more the wall time (see
-:func:`clock`). float64 on the CPU throughout. The chapter 4 networks run
-on one thread only.
+:func:`clock`). float64 on the CPU throughout. By default one thread
+only (``--threads 1,2`` adds two; the chapter 4 networks run on one
+thread only).
 
 With one thread it also times each model's *floor*, its matrix products
 alone (:func:`products`).
@@ -292,7 +293,13 @@ def time_floor(kind: str, x: torch.Tensor, batch: int, rounds: int) -> float:
     return statistics.median(times) / steps
 
 
-def machine() -> str:
+def load_average() -> float | None:
+    """The 1-minute load average: the processes running or waiting for a
+    core (above the number of cores, the run shared them)."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def machine(load_at_start: float | None = None) -> str:
     cpu = platform.processor() or "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -302,8 +309,10 @@ def machine() -> str:
     except OSError:
         pass
     load = ""
-    if hasattr(os, "getloadavg"):  # other work on the machine skews times
-        load = f"; load average {os.getloadavg()[0]:.1f} at the end"
+    if load_average() is not None:  # other work on the machine skews times
+        if load_at_start is not None:
+            load = f"; load average {load_at_start:.1f} at the start"
+        load += f"; load average {load_average():.1f} at the end"
     return (
         f"{cpu}, {os.cpu_count()} cores seen by Linux; PyTorch "
         f"{torch.__version__}, Python {platform.python_version()}; "
@@ -466,6 +475,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"where to write (default {OUT})",
     )
+    parser.add_argument(
+        "--threads",
+        default="1",
+        help="thread counts, comma-separated, e.g. 1,2 (default 1: on a "
+        "machine shared with other processes, threads that wait for each "
+        "other time the scheduler more than the code)",
+    )
     args = parser.parse_args(argv)
 
     batches, rounds, out = BATCHES, args.rounds, args.out or OUT
@@ -473,13 +489,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         batches, rounds, min_rows = [32, 1024, 65536], 3, 4096
         out = args.out
-    threads = sorted({1, os.cpu_count() or 1})
+    try:
+        threads = sorted({int(t) for t in args.threads.split(",")})
+    except ValueError:
+        parser.error(f"--threads must be numbers like 1,2, got {args.threads}")
+    if not threads or threads[0] < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     names = [e.name for e in REGISTRY]
     results: dict[tuple[str, int, int], tuple[float, float]] = {}
     floors: dict[tuple[str, int], float] = {}  # (model, batch): s/step
     previous = torch.get_num_threads()
     started = time.perf_counter()
     cpu_started = time.process_time()
+    load_at_start = load_average()
     try:
         for t in threads:
             torch.set_num_threads(t)
@@ -519,15 +541,21 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{floor}")
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
-    print(f"\n{machine()}; {elapsed:.0f} s ({cpu:.0f} s of CPU time)")
+    where = machine(load_at_start)
+    print(f"\n{where}; {elapsed:.0f} s ({cpu:.0f} s of CPU time)")
     if out is not None:
         text = (
-            f"Measured on {machine()}; median of {rounds} interleaved "
+            f"Measured on {where}; median of {rounds} interleaved "
             f"rounds; calls of at least {min_steps} steps and {min_rows:,} "
             f"rows; {N_FEATURES} features, {N_HIDDEN} hidden units, "
-            f"{N_OUTPUTS} outputs; 1 thread: CPU time of the process, "
-            f"{', '.join(str(t) for t in threads[1:]) or 'more'} threads: "
-            "wall time.\n\n"
+            f"{N_OUTPUTS} outputs; "
+            + "; ".join(
+                f"{t} thread: CPU time of the process"
+                if t == 1
+                else f"{t} threads: wall time"
+                for t in threads
+            )
+            + ".\n\n"
         )
         for t, table in ratios.items():
             text += (
