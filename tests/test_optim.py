@@ -510,3 +510,28 @@ def test_keras_forms_take_learning_rate_as_lr():
     with pytest.raises(ValueError, match="lr"):
         opt.learning_rate = -1.0
     assert tools.KerasAdamW(start_params()).weight_decay == 0.004
+
+
+def test_a_bad_entry_preset_midway_is_refused():
+    """A state entry replaced after some steps is checked like a first
+    one (the optimiser skips the NaN check only for its own tensors)."""
+    params = start_params()
+    opt = tools.Adam(params, lr=0.1)
+    for k in range(3):
+        opt.step(gradients(params, k))
+    opt.state[1]["exp_avg_sq"] = torch.full((3,), float("nan"), dtype=F64)
+    snap = snapshot(params, opt)
+    with pytest.raises(ValueError, match="state\\[1\\]\\['exp_avg_sq'\\]"):
+        opt.step(gradients(params, 3))
+    assert_unchanged(params, opt, snap)
+    good = torch.full((3,), 0.5, dtype=F64)
+    opt.state[1]["exp_avg_sq"] = good
+    opt.step(gradients(params, 3))
+    assert opt.state[1]["exp_avg_sq"] is good and opt.state[1]["step"] == 4
+
+
+def test_params_may_come_from_an_nn_module_generator():
+    layer = torch.nn.Linear(3, 2, dtype=F64)
+    opt = tools.Adam(layer.parameters(), lr=0.1)  # a generator
+    assert [p is q for p, q in zip(opt.params, layer.parameters())] == [
+        True, True]

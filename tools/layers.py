@@ -760,8 +760,14 @@ class Sequential:
         *,
         loss: MSELoss | CrossEntropyLoss,
         verbose: bool = True,
+        optimizer: Any = None,
+        scheduler: Any = None,
     ) -> list[EpochLog]:
         """Train by minibatch gradient descent on ``loss``.
+
+        With ``optimizer`` (a ``tools`` optimiser over ``parameters()``,
+        such as ``tools.Adam(net.parameters())``) pass ``lr=None``; a
+        ``scheduler`` over it steps once per epoch.
 
         ``loss`` is a ``tools.MSELoss()`` or a ``tools.CrossEntropyLoss()``
         (then the last layer's outputs are logits, the targets one-hot
@@ -803,6 +809,8 @@ class Sequential:
                 x_valid,
                 y_valid,
                 verbose=verbose,
+                optimizer=optimizer,
+                scheduler=scheduler,
             )
         self._forget()
         loss._output = loss._target = None  # the last batch's
@@ -1053,11 +1061,18 @@ class _Trainable:
         return x, y
 
     def _step(
-        self, x: torch.Tensor, y: torch.Tensor, lr: float
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float | None,
+        optimizer: Any = None,
     ) -> torch.Tensor:
         loss = self.loss._forward(self.net._forward(x), y)
         self.net._backward(self.loss._backward(), input_grad=False)
-        self.net._update(lr, self.net.gradients())
+        if optimizer is not None:  # a tools optimiser over parameters()
+            optimizer.step(self.net.gradients())
+        else:
+            self.net._update(lr, self.net.gradients())
         return loss
 
     def _scores(

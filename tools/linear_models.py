@@ -191,11 +191,16 @@ class _LinearModel(_WeightsAndBias):
         y_valid: torch.Tensor | None = None,
         *,
         verbose: bool = True,
+        optimizer: Any = None,
+        scheduler: Any = None,
     ) -> list[EpochLog]:
         """Train by minibatch gradient descent; see :func:`training_loop`.
 
+        With ``optimizer`` (a ``tools`` optimiser over ``parameters()``)
+        pass ``lr=None``; a ``scheduler`` over it steps once per epoch.
         Returns the history, one :class:`~tools.training.EpochLog` per
-        epoch. A call that raises leaves the parameters as they were.
+        epoch. A call that raises leaves the parameters (and the
+        optimizer and scheduler) as they were.
         """
         return training_loop(
             self,
@@ -207,6 +212,8 @@ class _LinearModel(_WeightsAndBias):
             x_valid,
             y_valid,
             verbose=verbose,
+            optimizer=optimizer,
+            scheduler=scheduler,
         )
 
     def copy_params(self, layer: Any) -> None:
@@ -401,7 +408,11 @@ class LinearRegression(_LinearModel):
 
     # -- what the training loop calls (inputs already checked) ---------
     def _step(
-        self, x: torch.Tensor, y: torch.Tensor, lr: float
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float | None,
+        optimizer: Any = None,
     ) -> torch.Tensor:
         # mse and G = dL/dY_hat = mse_grad from one residual, computed in
         # the fresh predictions
@@ -412,6 +423,9 @@ class LinearRegression(_LinearModel):
         dw = torch.mm(g.T, x).T
         if self.weight_decay:  # torch.optim.SGD's order: grad + lambda W
             dw.add_(self.w, alpha=self.weight_decay)
+        if optimizer is not None:  # a tools optimiser over [w, b]
+            optimizer.step([dw, g.sum(dim=0)])
+            return loss
         self.w.add_(dw, alpha=-lr)
         self.b.add_(g.sum(dim=0), alpha=-lr)
         return loss

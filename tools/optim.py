@@ -33,6 +33,7 @@ import torch
 from . import _validation as v
 
 __all__ = [
+    "NonFiniteGradient",
     "Optimizer",
     "SGD",
     "Adagrad",
@@ -45,6 +46,10 @@ __all__ = [
     "KerasAdam",
     "KerasAdamW",
 ]
+
+
+class NonFiniteGradient(ValueError):
+    """A gradient given to ``step`` holds NaN or inf (nothing changed)."""
 
 
 def _number(name: str, value: object) -> float:
@@ -89,8 +94,8 @@ def _flag(name: str, value: object) -> bool:
 
 
 def _check_params(params: object) -> list[torch.Tensor]:
-    if isinstance(params, torch.Tensor) or not isinstance(
-        params, (list, tuple)
+    if isinstance(params, (torch.Tensor, str, dict)) or not hasattr(
+        params, "__iter__"
     ):
         raise TypeError(
             "params must be a list of tensors (for example "
@@ -133,6 +138,9 @@ class Optimizer:
         self.params = _check_params(params)
         self.lr = lr
         self.state: list[dict[str, Any]] = [{} for _ in self.params]
+        # the state tensors this optimiser wrote or checked: a preset entry
+        # is checked for NaN/inf once, not again at every step
+        self._seen: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
 
     @property
     def lr(self) -> float:
@@ -175,7 +183,10 @@ class Optimizer:
                     f"{tuple(p.shape)}, got {tuple(g.shape)}"
                 )
             v.check_like(name, g, p.device, p.dtype, f"params[{i}]")
-            v.check_finite(name, g)
+            try:
+                v.check_finite(name, g)
+            except ValueError as error:
+                raise NonFiniteGradient(str(error)) from None
         return grads
 
     def _checked_state(self) -> list[int | None]:
@@ -207,7 +218,8 @@ class Optimizer:
                         f"{tuple(p.shape)}, got {tuple(t.shape)}"
                     )
                 v.check_like(name, t, p.device, p.dtype, f"params[{i}]")
-                v.check_finite(name, t)
+                if self._seen[i].get(key) is not t:
+                    v.check_finite(name, t)
             steps.append(_step_count(i, s.get("step")))
         return steps
 
@@ -226,6 +238,13 @@ class Optimizer:
                     t = (0 if t is None else t) + 1
                     s["step"] = t
                 self._update(p, g, s, t)
+        self._remember_state()
+
+    def _remember_state(self) -> None:
+        self._seen = [
+            {k: t for k, t in s.items() if isinstance(t, torch.Tensor)}
+            for s in self.state
+        ]
 
     def _update(
         self, p: torch.Tensor, g: torch.Tensor, s: dict, t: int
@@ -267,6 +286,7 @@ class Optimizer:
             )
         trial = copy.copy(self)  # checks run on a copy: self is untouched
         trial.state = copy.deepcopy(state)
+        trial._seen = [{} for _ in self.params]
         trial.lr = state_dict["lr"]
         for k in self._hyper:
             setattr(trial, k, state_dict[k])
@@ -275,6 +295,7 @@ class Optimizer:
         for s, t in zip(trial.state, steps):
             if t is not None:
                 s["step"] = t
+        trial._remember_state()
         self.__dict__.update(trial.__dict__)
 
 

@@ -197,10 +197,17 @@ class SoftmaxClassifier(_LinearModel):
 
     # -- what the training loop calls (inputs already checked) ---------
     def _step(
-        self, x: torch.Tensor, y: torch.Tensor, lr: float
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        lr: float | None,
+        optimizer: Any = None,
     ) -> torch.Tensor:
         y_pred = _softmax_(self._affine(x))  # in place in the fresh logits
         loss = cross_entropy(y, y_pred)
+        if optimizer is not None:  # a tools optimiser over [w, b]
+            optimizer.step(list(self._gradients(x, y, y_pred)))
+            return loss
         if self.gradient != "closed-form":
             dw, db = self._gradients(x, y, y_pred)
             self.w.add_(dw, alpha=-lr)

@@ -9,14 +9,16 @@ line by line.
 
 from __future__ import annotations
 
+import copy
 import math
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
 
 from . import _validation as v
+from .optim import NonFiniteGradient
 
 __all__ = [
     "EpochLog",
@@ -121,9 +123,13 @@ class Trainable(Protocol):
         ...
 
     def _step(
-        self, x: torch.Tensor, y: torch.Tensor, lr: float
+        self, x: torch.Tensor, y: torch.Tensor, lr: float, **optimizer: Any
     ) -> torch.Tensor:
-        """One gradient-descent step; returns the batch loss before it."""
+        """One gradient-descent step; returns the batch loss before it.
+
+        With ``optimizer=opt`` (given only when ``fit`` has an optimizer)
+        the step is ``opt.step(gradients)``, the gradients in the order of
+        ``parameters()``, and ``lr`` is ``None``."""
         ...
 
     def _scores(
@@ -139,13 +145,63 @@ class Trainable(Protocol):
 
 
 def _check_schedule(
-    epochs: object, lr: object, batch_size: object
-) -> tuple[int, float, int]:
+    epochs: object, lr: object, batch_size: object, optimizer: object = None
+) -> tuple[int, float | None, int]:
+    if optimizer is not None:
+        if lr is not None:
+            raise ValueError(
+                "lr must be None when an optimizer is given (the "
+                f"optimizer's rate, optimizer.lr, is used), got lr={lr!r}"
+            )
+    else:
+        lr = v.check_positive_float("lr", lr)
     return (
         v.check_int("epochs", epochs, 0),
-        v.check_positive_float("lr", lr),
+        lr,
         v.check_int("batch_size", batch_size, 1),
     )
+
+
+def _check_optimizer(
+    params: list[torch.Tensor], optimizer: object, scheduler: object
+) -> None:
+    """A tools optimiser over exactly ``params`` (same tensors, same
+    order), and a schedule that drives that optimiser."""
+    if optimizer is None:
+        if scheduler is not None:
+            raise ValueError(
+                "scheduler needs an optimizer to drive: pass "
+                "optimizer=tools.SGD(model.parameters(), lr=...) with it"
+            )
+        return
+    if isinstance(optimizer, torch.optim.Optimizer) or not all(
+        hasattr(optimizer, k) for k in ("params", "step", "state_dict")
+    ):
+        raise TypeError(
+            "optimizer must be a tools optimiser (tools.SGD, tools.Adam, "
+            f"...), got {type(optimizer).__name__}"
+            + (
+                "; train a torch.nn.Module with tools.fit_torch"
+                if isinstance(optimizer, torch.optim.Optimizer)
+                else ""
+            )
+        )
+    mine = list(optimizer.params)
+    if len(mine) != len(params) or any(
+        a is not b for a, b in zip(mine, params)
+    ):
+        raise ValueError(
+            "optimizer must hold this model's parameters, in the order "
+            "of model.parameters(); create it with, for example, "
+            "tools.Adam(model.parameters())"
+        )
+    if scheduler is not None and getattr(scheduler, "optimizer", None) is not (
+        optimizer
+    ):
+        raise ValueError(
+            "scheduler must drive the optimizer passed with it (create it "
+            "as tools.StepLR(optimizer, ...))"
+        )
 
 
 def _check_valid_pair(x_valid: object, y_valid: object) -> None:
@@ -198,6 +254,8 @@ def training_loop(
     y_valid: torch.Tensor | None = None,
     *,
     verbose: bool = True,
+    optimizer: Any = None,
+    scheduler: Any = None,
 ) -> list[EpochLog]:
     """Minibatch gradient descent, in order (no shuffling), for ``epochs``.
 
@@ -210,11 +268,17 @@ def training_loop(
     validation loss (and accuracy); with ``verbose`` it prints one line
     per epoch.
 
-    If anything raises (Ctrl-C included), or a logged loss or a parameter
-    becomes inf or NaN, the parameters are put back as they were when the
-    call began, and the error says what happened: ``lr`` is blamed only
-    where the loss was finite at the start, and the data's scale where it
-    was not.
+    With ``optimizer`` (a ``tools`` optimiser over the model's
+    parameters, such as ``tools.Adam(model.parameters())``) ``lr`` must be
+    ``None``: each step is ``optimizer.step(gradients)`` at the
+    optimizer's rate; a ``scheduler`` over that optimizer steps once after
+    each epoch. Without them the step is plain SGD at ``lr``.
+
+    If anything raises (Ctrl-C included), or a logged loss, a gradient or
+    a parameter becomes inf or NaN, the parameters (and the optimizer's and
+    scheduler's state) are put back as they were when the call began, and
+    the error says what happened: the rate is blamed only where the loss
+    was finite at the start, and the data's scale where it was not.
     """
     _check_trainable(model)
     x_train, y_train = model._check_data(
@@ -225,17 +289,24 @@ def training_loop(
         x_valid, y_valid = model._check_data(
             x_valid, y_valid, "x_valid", "y_valid"
         )
-    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size, optimizer)
+    _check_optimizer(model.parameters(), optimizer, scheduler)
 
     history: list[EpochLog] = []
     valid = None if x_valid is None else (x_valid, y_valid)
-    with _rollback(model, lr, (x_train, y_train), valid):
+    rate = lr if optimizer is None else optimizer.lr  # for the messages
+    extra = tuple(o for o in (optimizer, scheduler) if o is not None)
+    with _rollback(model, rate, (x_train, y_train), valid, extra):
         for epoch in range(1, epochs + 1):
-            log = _one_epoch(model, x_train, y_train, lr, batch_size, epoch)
+            log = _one_epoch(
+                model, x_train, y_train, lr, batch_size, epoch, optimizer
+            )
             if x_valid is not None:
                 log.valid_loss, log.valid_acc = model._scores(x_valid, y_valid)
             _check_epoch(log, model.parameters())
             history.append(log)
+            if scheduler is not None:
+                scheduler.step()
             if verbose:
                 print_epoch(log, epochs)
     return history
@@ -254,15 +325,25 @@ def _one_epoch(
     model: Trainable,
     x: torch.Tensor,
     y: torch.Tensor,
-    lr: float,
+    lr: float | None,
     batch_size: int,
     epoch: int,
+    optimizer: Any = None,
 ) -> EpochLog:
     m = x.shape[0]
     batches = list(minibatches(m, batch_size))
     # The losses stay tensors until the epoch ends: reading each one as a
     # float would make the host wait for the device at every step.
-    losses = [model._step(x[batch], y[batch], lr) for batch in batches]
+    if optimizer is None:
+        losses = [model._step(x[batch], y[batch], lr) for batch in batches]
+    else:
+        try:
+            losses = [
+                model._step(x[batch], y[batch], None, optimizer=optimizer)
+                for batch in batches
+            ]
+        except NonFiniteGradient as error:
+            raise _Diverged(epoch, "gradients") from error
     total = 0.0
     for loss, batch in zip(torch.stack(losses).tolist(), batches):
         total += loss * (batch.stop - batch.start)
@@ -321,15 +402,24 @@ def _rolled_back(
 
 @contextmanager
 def _rollback(
-    model: Trainable, lr: float, train: _Pair, valid: _Pair | None
+    model: Trainable,
+    lr: float,
+    train: _Pair,
+    valid: _Pair | None,
+    extra: tuple[Any, ...] = (),
 ) -> Iterator[None]:
-    """:func:`_rolled_back` for a :class:`Trainable`."""
+    """:func:`_rolled_back` for a :class:`Trainable`; ``extra`` objects
+    with ``state_dict``/``load_state_dict`` (an optimizer, a scheduler)
+    are put back too."""
     start = [p.clone() for p in model.parameters()]
+    states = [copy.deepcopy(o.state_dict()) for o in extra]
 
     def restore() -> None:
         with torch.no_grad():
             for p, p0 in zip(model.parameters(), start):
                 p.copy_(p0)
+        for o, state in zip(extra, states):
+            o.load_state_dict(state)
 
     def explain(error: ValueError) -> ValueError | None:
         try:  # the model's own message where the data alone overflow it
@@ -391,17 +481,23 @@ def _torch_rollback(
     lr: float,
     train: _Pair,
     valid: _Pair | None,
+    extra: tuple[Any, ...] = (),
 ) -> Iterator[None]:
     """:func:`_rolled_back` for a ``torch.nn.Module``: its parameters,
     buffers (running statistics) and every submodule's mode are put
-    back."""
+    back, and the state of the ``extra`` objects (an optimizer, a
+    scheduler)."""
     start = {k: t.detach().clone() for k, t in model.state_dict().items()}
     modes = [(m, m.training) for m in model.modules()]
+    # torch.optim's state_dict() shares the state tensors: copy them
+    states = [copy.deepcopy(o.state_dict()) for o in extra]
 
     def restore() -> None:
         model.load_state_dict(start)
         for module, mode in modes:
             module.training = mode
+        for o, state in zip(extra, states):
+            o.load_state_dict(copy.deepcopy(state))
 
     def explain(error: ValueError) -> ValueError | None:
         if not isinstance(error, _Diverged):
@@ -560,7 +656,7 @@ def fit_torch(
     x_train: torch.Tensor,
     y_train: torch.Tensor,
     epochs: int,
-    lr: float,
+    lr: float | None,
     batch_size: int,
     x_valid: torch.Tensor | None = None,
     y_valid: torch.Tensor | None = None,
@@ -568,6 +664,8 @@ def fit_torch(
     loss_fn: torch.nn.Module | None = None,
     weight_decay: float = 0.0,
     verbose: bool = True,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: Any = None,
 ) -> list[EpochLog]:
     """The reference: train ``model`` PyTorch's way, with autograd and SGD.
 
@@ -583,6 +681,11 @@ def fit_torch(
     losses are computed in evaluation mode (``model.eval()``), as
     ``Sequential.fit`` does; the model is left in training mode (with
     ``epochs=0`` nothing changes).
+
+    With ``optimizer`` (a ``torch.optim`` optimizer over the model's
+    parameters) ``lr`` must be ``None`` and ``weight_decay`` 0 (they are
+    the optimizer's); a ``scheduler`` (``torch.optim.lr_scheduler``) over
+    it steps once after each epoch, and both are put back on failure.
 
     Before training, the model is run once on the first row of
     ``x_train`` to check the widths, with no side effects (evaluation
@@ -606,16 +709,23 @@ def fit_torch(
         if classify:
             v.check_probability_rows(y_name, y)
     _check_module(model, x_train, y_train)
-    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size)
+    epochs, lr, batch_size = _check_schedule(epochs, lr, batch_size, optimizer)
     weight_decay = v.check_nonnegative_float("weight_decay", weight_decay)
+    _check_torch_optimizer(model, optimizer, scheduler, weight_decay)
 
-    groups = _param_groups(model, weight_decay)
-    optimizer = torch.optim.SGD(groups, lr=lr)
+    extra: tuple[Any, ...] = ()
+    if optimizer is None:
+        groups = _param_groups(model, weight_decay)
+        optimizer = torch.optim.SGD(groups, lr=lr)
+    else:
+        lr = optimizer.param_groups[0]["lr"]  # for the messages
+        extra = tuple(o for o in (optimizer, scheduler) if o is not None)
     name = _loss_name(loss_fn)
     history: list[EpochLog] = []
     m = x_train.shape[0]
     valid = None if x_valid is None else (x_valid, y_valid)
-    with _torch_rollback(model, loss_fn, lr, (x_train, y_train), valid):
+    train = (x_train, y_train)
+    with _torch_rollback(model, loss_fn, lr, train, valid, extra):
         if epochs:  # zero epochs change nothing, modes included
             model.train()
         for epoch in range(1, epochs + 1):
@@ -639,9 +749,49 @@ def fit_torch(
                         log.valid_acc = float(hits.double().mean())
             _check_epoch(log, list(model.parameters()))
             history.append(log)
+            if scheduler is not None:
+                scheduler.step()
             if verbose:
                 print_epoch(log, epochs)
     return history
+
+
+def _check_torch_optimizer(
+    model: torch.nn.Module,
+    optimizer: object,
+    scheduler: object,
+    weight_decay: float,
+) -> None:
+    """A ``torch.optim`` optimizer over exactly the model's parameters,
+    and a schedule that drives it."""
+    if optimizer is None:
+        if scheduler is not None:
+            raise ValueError(
+                "scheduler needs an optimizer to drive: pass "
+                "optimizer=torch.optim.SGD(model.parameters(), lr=...) too"
+            )
+        return
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(
+            "optimizer must be a torch.optim optimizer (for example "
+            "torch.optim.Adam(model.parameters())), got "
+            f"{type(optimizer).__name__}"
+        )
+    if weight_decay != 0:
+        raise ValueError(
+            "weight_decay must be 0 when an optimizer is given: give it "
+            "to the optimizer instead"
+        )
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    if {id(p) for p in held} != {id(p) for p in model.parameters()}:
+        raise ValueError(
+            "optimizer must hold the model's parameters (create it with "
+            "model.parameters())"
+        )
+    if scheduler is not None and getattr(scheduler, "optimizer", None) is not (
+        optimizer
+    ):
+        raise ValueError("scheduler must drive the optimizer passed with it")
 
 
 def _check_loss_fn(loss_fn: object) -> None:
