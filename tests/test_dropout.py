@@ -178,3 +178,20 @@ def test_bad_p_seed_and_inputs_full_messages():
     )
     assert repr(drop) == "Dropout(p=0.5)" and drop.p == 0.5
     assert repr(Dropout(0)) == "Dropout(p=0.0)"
+
+
+def test_masks_written_out_and_the_seed_drawn_when_none_is_given():
+    """The masks are ``U(0, 1) >= p`` in float64 from a generator seeded
+    with ``seed``; without a seed, the seed is ``randint(2**62)`` from
+    PyTorch's global generator, kept in ``seed``."""
+    drop = Dropout(0.3, seed=42)
+    assert drop.seed == 42
+    gen = torch.Generator().manual_seed(42)
+    for shape in [(5, 4), (3, 2, 2)]:
+        drop.forward(torch.ones(shape, dtype=F64))
+        u = torch.rand(shape, generator=gen, dtype=F64)
+        assert torch.equal(drop.mask, u >= 0.3)
+    torch.manual_seed(7)
+    drawn = Dropout(0.3).seed
+    torch.manual_seed(7)
+    assert drawn == int(torch.randint(2**62, ())) and drawn > 2**40

@@ -211,3 +211,30 @@ def test_linear_default_is_unchanged_and_bad_init_is_refused():
     )
     meta = tools.Linear(5, 3, init="kaiming_normal", device="meta")
     assert meta.w.device.type == "meta" == meta.b.device.type
+
+
+REFERENCE = {  # the law (float64, from the seeded generator) and scale
+    "xavier_uniform": ("uniform", lambda n_in, n_out:
+                       math.sqrt(6 / (n_in + n_out))),
+    "kaiming_uniform": ("uniform", lambda n_in, n_out: math.sqrt(6 / n_in)),
+    "xavier_normal": ("normal", lambda n_in, n_out:
+                      math.sqrt(2 / (n_in + n_out))),
+    "kaiming_normal": ("normal", lambda n_in, n_out: math.sqrt(2 / n_in)),
+}
+
+
+@pytest.mark.parametrize("scheme", list(REFERENCE))
+def test_draws_written_out(scheme):
+    """Each scheme's weights are its float64 law times its scale, from a
+    generator seeded with ``seed``; the bias is zeros of the dtype."""
+    law, scale = REFERENCE[scheme]
+    for n_in, n_out, seed in [(4, 3, 0), (30, 7, 5)]:
+        gen = torch.Generator().manual_seed(seed)
+        if law == "uniform":
+            draws = torch.rand((n_in, n_out), generator=gen, dtype=F64) * 2 - 1
+        else:
+            draws = torch.randn((n_in, n_out), generator=gen, dtype=F64)
+        w, b = init.initialize(scheme, n_in, n_out, dtype=F64, seed=seed)
+        assert torch.equal(w, draws * scale(n_in, n_out))
+        assert b.dtype == F64 and torch.equal(b, torch.zeros(n_out,
+                                                             dtype=F64))

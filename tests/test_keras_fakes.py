@@ -414,3 +414,38 @@ def test_sequential_copy_params_keras_normalization_full_messages():
         "model must have the layout of this Sequential, [Linear(3, 2), "
         "Dropout(p=0.5)], got [Linear(3, 2), Dropout(p=0.4)]"
     )
+
+
+@pytest.mark.parametrize("attribute", ["gamma", "beta", "moving_mean",
+                                       "moving_variance"])
+def test_copy_params_names_a_non_finite_value_of_a_keras_norm(attribute):
+    target = net(tools.Linear(3, 2, seed=0),
+                 tools.BatchNorm1d(2, eps=1e-3, momentum=0.01),
+                 tools.LayerNorm(2, eps=1e-3))
+    for i, name in ((1, "BatchNorm1d(2, eps=0.001, momentum=0.01)"),
+                    (2, "LayerNorm(2, eps=0.001)")):
+        if i == 2 and attribute.startswith("moving"):
+            continue
+        layers = [Dense(KERNEL), BatchNormalization(2), LayerNormalization(2)]
+        setattr(layers[i], attribute, _Variable([np.nan, 1.0]))
+        assert message(lambda: target.copy_params(Sequential(layers))) == (
+            f"the {attribute} of {name} must be finite, but 1 of its 2 "
+            "entries are NaN or inf"
+        )
+
+
+def test_copy_params_names_a_non_finite_kernel_or_bias_of_a_dense_layer():
+    target = net(tools.Linear(3, 2, seed=0))
+    bad_kernel = [[1.0, 2.0], [np.inf, 4.0], [5.0, 6.0]]
+    assert message(
+        lambda: target.copy_params(Sequential([Dense(bad_kernel)]))
+    ) == (
+        "the weight of Linear(3, 2) must be finite, but 1 of its 6 entries "
+        "are NaN or inf"
+    )
+    assert message(
+        lambda: target.copy_params(Sequential([Dense(KERNEL, [0.0, np.nan])]))
+    ) == (
+        "the bias of Linear(3, 2) must be finite, but 1 of its 2 entries "
+        "are NaN or inf"
+    )

@@ -84,6 +84,7 @@ def test_copy_params_copies_parameters_and_running_statistics_in_place():
     assert torch.equal(bn.running_var, ref[1].running_var)
     assert torch.equal(ln.gamma, ref[5].weight.detach())
     assert torch.equal(ln.beta, ref[5].bias.detach())
+    assert net.buffers() == [bn.running_mean, bn.running_var]
     assert [name for name, _ in net.named_parameters()] == [
         "0.w", "0.b", "1.gamma", "1.beta", "4.w", "4.b", "5.gamma",
         "5.beta", "7.w", "7.b",
@@ -284,6 +285,22 @@ def test_fit_refuses_a_one_row_minibatch_for_batch_norm():
         )
     now = net.parameters() + net.buffers()
     assert all(torch.equal(a, b) for a, b in zip(before, now))
+    assert message(
+        lambda: net.fit(x[:1], y[:1], 1, 0.1, 4,
+                        loss=tools.CrossEntropyLoss(), verbose=False)
+    ).startswith("batch_size=4 leaves a minibatch of 1 row of the 1 rows")
+    # other bad values get training_loop's messages, not a raw error
+    for bad_x, batch_size, error, start in (
+        (x, 0, ValueError, "batch_size must be an integer >= 1, got 0"),
+        (x, "8", TypeError, "batch_size must be an integer >= 1, got '8'"),
+        (x.tolist(), 8, TypeError, "x_train must be a torch.Tensor"),
+        (x[:, 0], 8, ValueError, "x_train must be a 2-D tensor"),
+    ):
+        assert message(
+            lambda: net.fit(bad_x, y, 1, 0.1, batch_size,
+                            loss=tools.CrossEntropyLoss(), verbose=False),
+            error,
+        ).startswith(start)
     # without a batch norm, one-row minibatches are fine
     plain = tools.Sequential(tools.Linear(3, 4, dtype=F64, seed=0),
                              tools.LayerNorm(4, dtype=F64),
@@ -397,3 +414,31 @@ def test_widths_dtypes_and_input_checks_with_the_new_layers():
         "statistics instead"
     )
     assert starts_with_dropout.eval().forward(randn(1, 3)).shape == (1, 2)
+
+
+@pytest.mark.parametrize("attribute", ["weight", "bias", "running_mean",
+                                       "running_var"])
+def test_copy_params_names_a_non_finite_value_of_a_torch_norm(attribute):
+    net = tools.Sequential(tools.Linear(2, 3, dtype=F64),
+                           tools.BatchNorm1d(3, dtype=F64),
+                           tools.LayerNorm(3, dtype=F64))
+    for i, name in ((1, "BatchNorm1d(3)"), (2, "LayerNorm(3)")):
+        if i == 2 and attribute.startswith("running"):
+            continue
+        ref = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3),
+                            nn.LayerNorm(3)).double()
+        with torch.no_grad():
+            getattr(ref[i], attribute)[0] = math.inf
+        assert message(lambda: net.copy_params(ref)) == (
+            f"the {attribute} of {name} must be finite, but 1 of its 3 "
+            "entries are NaN or inf"
+        )
+
+
+def test_copy_params_takes_any_running_variance_from_zero_up():
+    net = tools.Sequential(tools.Linear(2, 3, dtype=F64),
+                           tools.BatchNorm1d(3, dtype=F64))
+    ref = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3)).double()
+    ref[1].running_var.copy_(torch.tensor([0.0, 0.5, 2.0]))
+    net.copy_params(ref)
+    assert net.layers[1].running_var.tolist() == [0.0, 0.5, 2.0]

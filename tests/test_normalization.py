@@ -200,6 +200,7 @@ def test_batchnorm_apply_changes_nothing_and_matches_forward():
     assert torch.equal(bn.running_mean, torch.zeros(3, dtype=F64))
     assert torch.equal(bn.running_var, torch.ones(3, dtype=F64))
     assert bn._xhat is None and bn._input is None
+    assert getattr(bn, "_inv_std", None) is None
     assert_close(out, bn.forward(x), 1e-15)
     bn.eval()
     assert_close(bn._apply(x), bn.forward(x), 1e-15)
@@ -255,9 +256,9 @@ def test_batchnorm_bad_arguments_full_messages():
             "momentum must be a number in [0, 1] (the weight of the new "
             f"batch in the running statistics, as PyTorch's), got {bad}"
         )
-    assert message(lambda: BatchNorm1d(2, momentum=None), TypeError) == (
+    assert message(lambda: BatchNorm1d(2, momentum="0.1"), TypeError) == (
         "momentum must be a number in [0, 1] (the weight of the new "
-        "batch), got None (NoneType)"
+        "batch), got '0.1' (str)"
     )
     assert message(lambda: BatchNorm1d(2, dtype=torch.float16), TypeError) \
         .startswith("dtype must be a floating-point torch.dtype")

@@ -60,8 +60,9 @@ class Dropout(_Layer):
     The masks come from the layer's own generator, seeded with ``seed``;
     with ``seed=None`` its seed is drawn from PyTorch's global generator
     when the layer is made, so ``torch.manual_seed`` makes it
-    reproducible too. They are drawn on the CPU and moved to the input's
-    device: one seed gives the same masks on every device.
+    reproducible too (``seed`` holds the seed used). They are drawn on
+    the CPU and moved to the input's device: one seed gives the same
+    masks on every device.
 
     >>> drop = Dropout(0.5, seed=0)
     >>> x = torch.ones(2, 4, dtype=torch.float64)
@@ -75,9 +76,10 @@ class Dropout(_Layer):
     def __init__(self, p: float = 0.5, *, seed: int | None = None) -> None:
         super().__init__()
         self.p = _check_p(p)
-        if seed is None:
-            seed = int(torch.randint(0, 2**63 - 1, (1,)))
-        self._generator = torch.Generator().manual_seed(v.check_seed(seed))
+        if seed is None:  # drawn from PyTorch's global generator
+            seed = int(torch.randint(2**62, ()))
+        self.seed = v.check_seed(seed)  # the seed of the masks
+        self._generator = torch.Generator().manual_seed(self.seed)
         self.mask: torch.Tensor | None = None
 
     def __repr__(self) -> str:

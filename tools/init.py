@@ -68,6 +68,7 @@ __all__ = [
 ]
 
 Device = torch.device | str | None
+Generator = torch.Generator | None
 Pair = tuple[torch.Tensor, torch.Tensor]
 
 
@@ -77,39 +78,41 @@ def _generator(seed: int | None) -> torch.Generator | None:
     return torch.Generator().manual_seed(v.check_seed(seed))
 
 
+def _uniform(shape: tuple[int, ...], generator: Generator) -> torch.Tensor:
+    """``U(-1, 1)`` in float64: ``U(0, 1)`` stretched, as chapter 1's
+    models have always drawn it (``linear_models.uniform_init``, which
+    chapters 1-3 use: a test checks that the draws agree bit for bit)."""
+    return torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
+
+
+def _normal(shape: tuple[int, ...], generator: Generator) -> torch.Tensor:
+    """``N(0, 1)`` in float64."""
+    return torch.randn(shape, generator=generator, dtype=torch.float64)
+
+
 def _draw(
-    kind: str,
+    sample: Callable[[tuple[int, ...], Generator], torch.Tensor],
     scale: float,
     n_in: int,
     n_out: int,
-    draw_bias: bool,
     device: Device,
     dtype: torch.dtype | None,
     seed: int | None,
+    *,
+    bias: bool = False,
 ) -> Pair:
-    """``w`` from ``U(-scale, scale)`` (``kind="uniform"``) or
-    ``N(0, scale^2)``; ``b`` from the same law, or zeros."""
+    """``w = scale * sample((n_in, n_out))``; with ``bias``, ``b`` is
+    drawn the same way after ``w`` (from the same generator), else it
+    is zero."""
     dtype = v.check_dtype(dtype)
     device = v.check_device(device)
     generator = _generator(seed)
-    f64 = torch.float64
-    if kind == "uniform":
-        # U(0, 1) -> U(-a, a): for "uniform" the very draws of
-        # linear_models.uniform_init, which chapters 1-3 use (a test
-        # checks that the two agree bit for bit)
-        w = (
-            torch.rand((n_in, n_out), generator=generator, dtype=f64) * 2 - 1
-        ) * scale
-    else:
-        w = torch.randn((n_in, n_out), generator=generator, dtype=f64) * scale
-    if draw_bias:
-        b = (torch.rand(n_out, generator=generator, dtype=f64) * 2 - 1) * scale
-    else:
-        b = torch.zeros(n_out, dtype=f64)
-    return (
-        w.to(device=device, dtype=dtype),
-        b.to(device=device, dtype=dtype),
-    )
+    w = sample((n_in, n_out), generator) * scale
+    w = w.to(device=device, dtype=dtype)
+    if not bias:
+        return w, torch.zeros(n_out, device=device, dtype=dtype)
+    b = sample((n_out,), generator) * scale
+    return w, b.to(device=device, dtype=dtype)
 
 
 def _check_sizes(n_in: object, n_out: object) -> tuple[int, int]:
@@ -132,7 +135,7 @@ def uniform(
     """
     n_in, n_out = _check_sizes(n_in, n_out)
     a = 1.0 / n_in**0.5  # as uniform_init has always computed it
-    return _draw("uniform", a, n_in, n_out, True, device, dtype, seed)
+    return _draw(_uniform, a, n_in, n_out, device, dtype, seed, bias=True)
 
 
 def xavier_uniform(
@@ -151,7 +154,7 @@ def xavier_uniform(
     """
     n_in, n_out = _check_sizes(n_in, n_out)
     a = math.sqrt(6.0 / (n_in + n_out))
-    return _draw("uniform", a, n_in, n_out, False, device, dtype, seed)
+    return _draw(_uniform, a, n_in, n_out, device, dtype, seed)
 
 
 def xavier_normal(
@@ -169,7 +172,7 @@ def xavier_normal(
     """
     n_in, n_out = _check_sizes(n_in, n_out)
     s = math.sqrt(2.0 / (n_in + n_out))
-    return _draw("normal", s, n_in, n_out, False, device, dtype, seed)
+    return _draw(_normal, s, n_in, n_out, device, dtype, seed)
 
 
 def kaiming_uniform(
@@ -189,8 +192,8 @@ def kaiming_uniform(
     ``mode="fan_in"`` and the ReLU gain.
     """
     n_in, n_out = _check_sizes(n_in, n_out)
-    a = math.sqrt(2.0) * math.sqrt(3.0 / n_in)
-    return _draw("uniform", a, n_in, n_out, False, device, dtype, seed)
+    a = math.sqrt(6.0 / n_in)
+    return _draw(_uniform, a, n_in, n_out, device, dtype, seed)
 
 
 def kaiming_normal(
@@ -201,15 +204,16 @@ def kaiming_normal(
     dtype: torch.dtype | None = None,
     seed: int | None = None,
 ) -> Pair:
-    """``w`` from ``N(0, s^2)``, ``s = sqrt(2) / sqrt(n_in)``; ``b = 0``.
+    """``w`` from ``N(0, s^2)``, ``s = sqrt(2) / sqrt(n_in)
+    = sqrt(2 / n_in)``; ``b = 0``.
 
     The variance of ``kaiming_uniform`` from a normal law;
     ``torch.nn.init.kaiming_normal_`` with ``mode="fan_in"`` and the ReLU
     gain ``sqrt(2)``.
     """
     n_in, n_out = _check_sizes(n_in, n_out)
-    s = math.sqrt(2.0) / math.sqrt(n_in)
-    return _draw("normal", s, n_in, n_out, False, device, dtype, seed)
+    s = math.sqrt(2.0 / n_in)
+    return _draw(_normal, s, n_in, n_out, device, dtype, seed)
 
 
 SCHEMES: dict[str, Callable[..., Pair]] = {

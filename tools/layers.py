@@ -636,7 +636,13 @@ class Sequential:
         ``torch.no_grad()``): each layer's output is freed once the next
         layer has read it, and the memory of an earlier ``forward`` stays
         as it was. ``x`` is checked as by ``forward``; an output that
-        overflows to inf or NaN is an error naming the layer."""
+        overflows to inf or NaN is an error naming the layer.
+
+        It computes in the network's current mode, as ``nn.Sequential``
+        does: after ``fit`` that is training mode, where ``Dropout``
+        drops and ``BatchNorm1d`` uses the batch's statistics (without
+        updating its running ones here); call ``eval()`` first to
+        predict with dropout off and the running statistics."""
         x = self._check_input(x, "x")
         saved = [(layer, dict(vars(layer))) for layer in self.layers]
         try:
@@ -827,7 +833,7 @@ class Sequential:
             for i, m in enumerate(self.layers)
             if isinstance(m, BatchNorm1d)
         ]
-        if not norms or not isinstance(x, torch.Tensor) or x.dim() == 0:
+        if not norms or not isinstance(x, torch.Tensor) or x.dim() != 2:
             return
         if isinstance(batch_size, bool) or not isinstance(batch_size, int):
             return

@@ -81,7 +81,6 @@ class _Normalization(_Layer):
     and the checks of ``x``."""
 
     _n: int  # the number of features, the width of x's last dimension
-    _width_is: str  # how messages name it
 
     def _init_parameters(
         self, n: int, eps: object, device: object, dtype: object
@@ -93,8 +92,8 @@ class _Normalization(_Layer):
         self.beta = torch.zeros(n, device=device, dtype=dtype)
         self.dgamma: torch.Tensor | None = None
         self.dbeta: torch.Tensor | None = None
+        # forward keeps X̂ (_xhat) and 1/σ (_inv_std) for backward
         self._xhat: torch.Tensor | None = None
-        self._inv_std: torch.Tensor | None = None
 
     @property
     def device(self) -> torch.device:
@@ -123,7 +122,7 @@ class _Normalization(_Layer):
 
     def gradients(self) -> list[torch.Tensor]:
         """``[dgamma, dbeta]`` from the last ``backward``."""
-        if self.dgamma is None or self.dbeta is None:
+        if self.dgamma is None:  # set together with dbeta
             raise RuntimeError(
                 f"{self!r} has no gradients yet: call backward first"
             )
@@ -139,13 +138,13 @@ class _Normalization(_Layer):
         raise NotImplementedError
 
     @staticmethod
-    def _check_variance(v_: torch.Tensor) -> None:
+    def _check_variance(variance: torch.Tensor) -> None:
         # x is finite, but (x - z̄)^2 can still overflow (x near 1e154 in
         # float64); the variance then is inf or NaN, and so is X̂.
-        if not bool(torch.isfinite(v_).all()):
+        if not bool(torch.isfinite(variance).all()):
             raise ValueError(
-                f"the variance of x overflowed {v_.dtype} (x is too large "
-                "for its dtype); scale the inputs or use a wider dtype"
+                f"the variance of x overflowed {variance.dtype} (x is too "
+                "large for its dtype); scale the inputs or use a wider dtype"
             )
 
     def _affine(self, xhat: torch.Tensor) -> torch.Tensor:
@@ -207,8 +206,6 @@ class BatchNorm1d(_Normalization):
 tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
     """
 
-    _width_is = "num_features"
-
     def __init__(
         self,
         num_features: int,
@@ -225,7 +222,6 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         self.num_features, self.momentum = n, momentum
         self.running_mean = torch.zeros_like(self.gamma)
         self.running_var = torch.ones_like(self.gamma)
-        self._used_batch = False  # did the last forward use batch stats?
 
     def __repr__(self) -> str:
         return _batchnorm_layout(self.num_features, self.eps, self.momentum)
@@ -332,8 +328,6 @@ class LayerNorm(_Normalization):
     >>> ln.forward(torch.tensor([[1.0, 2, 3]], dtype=torch.float64))
     tensor([[-1.2247,  0.0000,  1.2247]], dtype=torch.float64)
     """
-
-    _width_is = "normalized_shape"
 
     def __init__(
         self,
@@ -442,7 +436,7 @@ def _torch_entry(module: torch.nn.Module) -> Entry | None:
     return None
 
 
-def _keras_last_axis(layer: Any, axis: Any) -> bool:
+def _keras_last_axis(axis: Any) -> bool:
     axes = axis if isinstance(axis, (list, tuple)) else [axis]
     return list(axes) in ([-1], [1])
 
@@ -462,7 +456,7 @@ def _keras_entry(layer: Any) -> Entry | None:
             and layer.center
             and layer.scale
             and not layer.renorm
-            and _keras_last_axis(layer, layer.axis)
+            and _keras_last_axis(layer.axis)
         ):
             raise ValueError(
                 f"{name} must be built, normalise the last axis, and have "
@@ -484,7 +478,7 @@ def _keras_entry(layer: Any) -> Entry | None:
             and layer.center
             and layer.scale
             and not layer.rms_scaling
-            and _keras_last_axis(layer, layer.axis)
+            and _keras_last_axis(layer.axis)
         ):
             raise ValueError(
                 f"{name} must be built, normalise the last axis, and have "
