@@ -1114,7 +1114,7 @@ class _Trainable:
 def _evaluation_mode(net: Sequential) -> Iterator[None]:
     """Every layer of ``net`` in evaluation mode for the block, then each
     back in the mode it had."""
-    modes = [layer.training for layer in net.layers]
+    modes = [getattr(layer, "training", True) for layer in net.layers]
     for layer in net.layers:
         layer.training = False
     try:
