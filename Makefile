@@ -64,8 +64,7 @@ test-notebooks: $(STAMP)
 
 # Per-step time of every scratch model's fit against fit_torch (a few minutes; not a test).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_training.py
-	$(BIN)/python benchmarks/bench_optim.py
+	$(BIN)/python benchmarks/bench_training.py && $(BIN)/python benchmarks/bench_optim.py
 
 # Mutation testing (MUTATION.md): mutmut makes one small change to tools/ at a time and runs
 # the unit tests that call the changed function ([tool.mutmut] in pyproject.toml); a change

@@ -74,7 +74,12 @@ def draw(theme: str) -> None:
         )
         ax.text(x, 0.56, name, fontsize=12, **text)
         ax.text(
-            x, 0.46, keep, fontsize=9, ha="center", va="center",
+            x,
+            0.46,
+            keep,
+            fontsize=9,
+            ha="center",
+            va="center",
             color=colors["keep"],
         )
 
@@ -99,30 +104,74 @@ def draw(theme: str) -> None:
 
     # forward, left to right, between values and boxes
     f = colors["forward"]
-    for x0, x1 in [(0.10, 0.185), (0.315, 0.40), (0.48, 0.555),
-                   (0.685, 0.76), (0.84, 0.92)]:
+    for x0, x1 in [
+        (0.10, 0.185),
+        (0.315, 0.40),
+        (0.48, 0.555),
+        (0.685, 0.76),
+        (0.84, 0.92),
+    ]:
         arrow(x0, x1, FORWARD_Y, f)
     # backward, right to left
     b = colors["backward"]
-    for x0, x1 in [(0.92, 0.875), (0.725, 0.685), (0.555, 0.48),
-                   (0.41, 0.315), (0.185, 0.135)]:
+    for x0, x1 in [
+        (0.92, 0.875),
+        (0.725, 0.685),
+        (0.555, 0.48),
+        (0.41, 0.315),
+        (0.185, 0.135),
+    ]:
         arrow(x0, x1, BACKWARD_Y, b, dashed=True)
 
-    ax.text(0.44, 0.93, r"$Z_l = A_{l-1} W_l + \mathbf{1} b_l^\top$",
-            fontsize=10, color=f, ha="center")
-    ax.text(0.80, 0.93, r"$A_l = \varphi_l(Z_l)$", fontsize=10, color=f,
-            ha="center")
-    ax.text(0.62, 0.13,
-            r"$\delta_l = \partial L/\partial A_l \odot \varphi_l'(Z_l)$",
-            fontsize=10, color=b, ha="center")
-    ax.text(0.25, 0.06,
-            r"$\partial L/\partial W_l = A_{l-1}^\top \delta_l$,  "
-            r"$\partial L/\partial b_l = \delta_l^\top \mathbf{1}$",
-            fontsize=10, color=b, ha="center")
-    ax.text(0.0, 0.98, "forward (solid): left to right", fontsize=9,
-            color=f, va="top")
-    ax.text(0.0, -0.06, "backward (dashed): right to left", fontsize=9,
-            color=b, va="bottom")
+    ax.text(
+        0.44,
+        0.93,
+        r"$Z_l = A_{l-1} W_l + \mathbf{1} b_l^\top$",
+        fontsize=10,
+        color=f,
+        ha="center",
+    )
+    ax.text(
+        0.80,
+        0.93,
+        r"$A_l = \varphi_l(Z_l)$",
+        fontsize=10,
+        color=f,
+        ha="center",
+    )
+    ax.text(
+        0.62,
+        0.13,
+        r"$\delta_l = \partial L/\partial A_l \odot \varphi_l'(Z_l)$",
+        fontsize=10,
+        color=b,
+        ha="center",
+    )
+    ax.text(
+        0.25,
+        0.06,
+        r"$\partial L/\partial W_l = A_{l-1}^\top \delta_l$,  "
+        r"$\partial L/\partial b_l = \delta_l^\top \mathbf{1}$",
+        fontsize=10,
+        color=b,
+        ha="center",
+    )
+    ax.text(
+        0.0,
+        0.98,
+        "forward (solid): left to right",
+        fontsize=9,
+        color=f,
+        va="top",
+    )
+    ax.text(
+        0.0,
+        -0.06,
+        "backward (dashed): right to left",
+        fontsize=9,
+        color=b,
+        va="bottom",
+    )
     fig.savefig(
         FIGURES / f"backprop-graph-{theme}.png",
         dpi=150,
