@@ -55,6 +55,7 @@ from typing import Callable
 import torch
 
 from . import _validation as v
+from .linear_models import uniform_init
 
 __all__ = [
     "SCHEMES",
@@ -80,8 +81,7 @@ def _generator(seed: int | None) -> torch.Generator | None:
 
 def _uniform(shape: tuple[int, ...], generator: Generator) -> torch.Tensor:
     """``U(-1, 1)`` in float64: ``U(0, 1)`` stretched, as chapter 1's
-    models have always drawn it (``linear_models.uniform_init``, which
-    chapters 1-3 use: a test checks that the draws agree bit for bit)."""
+    ``linear_models.uniform_init`` draws it."""
     return torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1
 
 
@@ -98,21 +98,13 @@ def _draw(
     device: Device,
     dtype: torch.dtype | None,
     seed: int | None,
-    *,
-    bias: bool = False,
 ) -> Pair:
-    """``w = scale * sample((n_in, n_out))``; with ``bias``, ``b`` is
-    drawn the same way after ``w`` (from the same generator), else it
-    is zero."""
+    """``w = scale * sample((n_in, n_out))`` and a zero bias."""
     dtype = v.check_dtype(dtype)
     device = v.check_device(device)
-    generator = _generator(seed)
-    w = sample((n_in, n_out), generator) * scale
+    w = sample((n_in, n_out), _generator(seed)) * scale
     w = w.to(device=device, dtype=dtype)
-    if not bias:
-        return w, torch.zeros(n_out, device=device, dtype=dtype)
-    b = sample((n_out,), generator) * scale
-    return w, b.to(device=device, dtype=dtype)
+    return w, torch.zeros(n_out, device=device, dtype=dtype)
 
 
 def _check_sizes(n_in: object, n_out: object) -> tuple[int, int]:
@@ -134,8 +126,7 @@ def uniform(
     linear network. ``w`` is drawn first, then ``b``, from one generator.
     """
     n_in, n_out = _check_sizes(n_in, n_out)
-    a = 1.0 / n_in**0.5  # as uniform_init has always computed it
-    return _draw(_uniform, a, n_in, n_out, device, dtype, seed, bias=True)
+    return uniform_init(n_in, n_out, device=device, dtype=dtype, seed=seed)
 
 
 def xavier_uniform(
