@@ -84,8 +84,9 @@ pytestmark = pytest.mark.slow
 
 
 def find_chromium() -> str | None:
-    """Debian's chromium, or the Chrome that GitHub's Ubuntu runners ship."""
-    names = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+    """Debian's headless shell (lighter: scripts/install_browser.sh) or chromium, or the Chrome
+    that GitHub's Ubuntu runners ship."""
+    names = ("chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
     return next((path for path in map(shutil.which, names) if path), None)
 
 
