@@ -7,12 +7,12 @@ end with ``(dL/dW, dL/db)``:
 
 ``full-jacobian``
     Build every partial derivative as the index derivation writes it, then
-    contract with ``torch.einsum``: ``dY_hat/dZ`` is an ``(m, n1, m, n1)``
-    tensor and ``dZ/dW`` an ``(m, n1, n, n1)`` one. Memory grows as ``m**2``.
+    contract with ``torch.einsum``: ``dY_hat/dZ`` is an ``(m, c, m, c)``
+    tensor and ``dZ/dW`` an ``(m, c, n, c)`` one. Memory grows as ``m**2``.
 ``block-jacobian``
     Sample ``i``'s probabilities depend only on sample ``i``'s logits, so
     ``dY_hat/dZ`` is zero off its ``m`` diagonal blocks ``diag(s_i) - s_i
-    s_i^T``; keep just those, ``(m, n1, n1)``.
+    s_i^T``; keep just those, ``(m, c, c)``.
 ``closed-form``
     ``dL/dZ = (Y_hat - Y)/m``, then ``X^T dL/dZ`` and the column sums.
 """
@@ -56,7 +56,7 @@ def _check_matrices(**named: torch.Tensor) -> None:
 
 def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
     """``J[i, j, k, l] = dY_hat_ij / dZ_kl = delta_ik * Y_hat_ij * (delta_jl -
-    Y_hat_il)``, shape ``(m, n1, m, n1)``.
+    Y_hat_il)``, shape ``(m, c, m, c)``.
 
     >>> s = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
     >>> softmax_jacobian(s).reshape(2, 2)
@@ -64,17 +64,17 @@ def softmax_jacobian(y_pred: torch.Tensor) -> torch.Tensor:
             [-0.2500,  0.2500]], dtype=torch.float64)
     """
     _check_matrices(y_pred=y_pred)
-    m, n1 = y_pred.shape
+    m, c = y_pred.shape
     eye_m = torch.eye(m, dtype=y_pred.dtype, device=y_pred.device)
-    eye_n1 = torch.eye(n1, dtype=y_pred.dtype, device=y_pred.device)
-    return torch.einsum(
-        "ik,ij,jl->ijkl", eye_m, y_pred, eye_n1
-    ) - torch.einsum("ik,ij,il->ijkl", eye_m, y_pred, y_pred)
+    eye_c = torch.eye(c, dtype=y_pred.dtype, device=y_pred.device)
+    diagonal = torch.einsum("ik,ij,jl->ijkl", eye_m, y_pred, eye_c)
+    outer = torch.einsum("ik,ij,il->ijkl", eye_m, y_pred, y_pred)
+    return diagonal - outer
 
 
 def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
     """The ``m`` diagonal blocks ``diag(s_i) - s_i s_i^T`` of
-    :func:`softmax_jacobian`, shape ``(m, n1, n1)``."""
+    :func:`softmax_jacobian`, shape ``(m, c, c)``."""
     _check_matrices(y_pred=y_pred)
     return torch.diag_embed(y_pred) - y_pred[:, :, None] * y_pred[:, None, :]
 
@@ -82,10 +82,10 @@ def softmax_jacobian_blocks(y_pred: torch.Tensor) -> torch.Tensor:
 def logits_jacobian_wrt_weights(
     x: torch.Tensor, n_classes: int
 ) -> torch.Tensor:
-    """``dZ_ij / dW_pq = X_ip * delta_jq``, shape ``(m, n1, n, n1)``.
+    """``dZ_ij / dW_pq = X_ip * delta_jq``, shape ``(m, c, n, c)``.
 
     Flattened row by row (as ``reshape`` and ``torch.flatten`` do), it is
-    the ``(m n1) x (n n1)`` matrix ``X kron I_n1``: block ``(i, p)`` is
+    the ``(m c) x (n c)`` matrix ``X kron I_c``: block ``(i, p)`` is
     ``X_ip`` times the identity. (``I kron X`` belongs to the column-stacking
     ``vec`` of many textbooks.)"""
     _check_matrices(x=x)
@@ -111,8 +111,8 @@ def format_bytes(n: int) -> str:
 def full_jacobian_bytes(
     m: int, n_features: int, n_classes: int, itemsize: int = 8
 ) -> int:
-    """Bytes of the two Jacobians the full route builds: ``(m n1)^2 + m n1 n
-    n1`` numbers.
+    """Bytes of the two Jacobians the full route builds, ``(m c)^2 + m c n c``
+    numbers.
 
     >>> full_jacobian_bytes(1024, 5, 3)  # float64
     75866112
@@ -138,24 +138,24 @@ def gradients_full_jacobian(
     """
     _check_matrices(x=x, y_true=y_true, y_pred=y_pred)
     m, n = x.shape
-    n1 = y_pred.shape[1]
-    need = full_jacobian_bytes(m, n, n1, y_pred.element_size())
+    c = y_pred.shape[1]
+    need = full_jacobian_bytes(m, n, c, y_pred.element_size())
     if need > max_bytes:
         raise MemoryError(
-            f"the full Jacobian of a batch of {m} samples with {n1} classes "
+            f"the full Jacobian of a batch of {m} samples with {c} classes "
             f"needs {format_bytes(need)}, more than max_bytes={max_bytes} "
             f"({format_bytes(max_bytes)}); use a smaller batch, a larger "
             "max_bytes, or the block-jacobian / closed-form route"
         )
-    grad_y_pred = cross_entropy_grad(y_true, y_pred)  # (m, n1)
+    grad_y_pred = cross_entropy_grad(y_true, y_pred)  # (m, c)
     dz = torch.einsum(
         "ij,ijkl->kl", grad_y_pred, softmax_jacobian(y_pred)
-    )  # (m, n1)
+    )  # (m, c)
     dw = torch.einsum(
-        "kl,klpq->pq", dz, logits_jacobian_wrt_weights(x, n1)
-    )  # (n, n1)
+        "kl,klpq->pq", dz, logits_jacobian_wrt_weights(x, c)
+    )  # (n, c)
     db = torch.einsum(
-        "kl,lq->q", dz, torch.eye(n1, dtype=dz.dtype, device=dz.device)
+        "kl,lq->q", dz, torch.eye(c, dtype=dz.dtype, device=dz.device)
     )  # dZ_kl/db_q = delta_lq
     return dw, db
 
