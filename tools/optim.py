@@ -141,6 +141,9 @@ class Optimizer:
         # the state tensors this optimiser wrote or checked: a preset entry
         # is checked for NaN/inf once, not again at every step
         self._seen: list[dict[str, torch.Tensor]] = [{} for _ in self.params]
+        # work tensors for a step's temporaries, by (slot, parameter): see
+        # _work (not state: PyTorch keeps no such thing)
+        self._scratch: dict[tuple[int, int], torch.Tensor] = {}
 
     @property
     def lr(self) -> float:
@@ -250,6 +253,29 @@ class Optimizer:
         self, p: torch.Tensor, g: torch.Tensor, s: dict, t: int
     ) -> None:
         raise NotImplementedError
+
+    def _work(self, p: torch.Tensor, slot: int = 0) -> torch.Tensor:
+        """A tensor shaped like ``p`` that outlives the step, for a
+        temporary of the update (``torch.sqrt(v, out=...)``).
+
+        ``torch.optim``'s for-loop step asks for fresh memory for each
+        temporary; on the CPU a fresh tensor of a million float64s costs
+        its page faults again at every step. Writing the same values into
+        a kept tensor gives the same numbers, bit for bit, for one more
+        parameter-sized tensor per slot.
+        """
+        key = (slot, id(p))
+        w = self._scratch.get(key)
+        if (
+            w is None
+            or w.shape != p.shape
+            or w.dtype != p.dtype
+            or (w.device != p.device)
+        ):
+            w = self._scratch[key] = torch.empty_like(
+                p, memory_format=torch.contiguous_format
+            )
+        return w
 
     def _zeros(self, s: dict, key: str, p: torch.Tensor) -> torch.Tensor:
         """The state entry ``key``, created as zeros if it is missing."""
@@ -371,7 +397,7 @@ class SGD(Optimizer):
 
     def _update(self, p, g, s, t):
         if self.weight_decay != 0:
-            g = g.add(p, alpha=self.weight_decay)
+            g = torch.add(g, p, alpha=self.weight_decay, out=self._work(p))
         mu = self.momentum
         if mu != 0:
             b = s.get("momentum_buffer")
@@ -379,7 +405,10 @@ class SGD(Optimizer):
                 b = s["momentum_buffer"] = g.clone()
             else:
                 b.mul_(mu).add_(g, alpha=1 - self.dampening)
-            g = g.add(b, alpha=mu) if self.nesterov else b
+            if self.nesterov:
+                g = torch.add(g, b, alpha=mu, out=self._work(p))
+            else:
+                g = b
         p.add_(g, alpha=-self.lr)
 
 
@@ -418,12 +447,13 @@ class Adagrad(Optimizer):
 
     def _update(self, p, g, s, t):
         if self.weight_decay != 0:
-            g = g.add(p, alpha=self.weight_decay)
+            g = torch.add(g, p, alpha=self.weight_decay, out=self._work(p, 1))
         lr_t = self.lr / (1 + (t - 1) * self.lr_decay)
         if s.get("sum") is None:
             s["sum"] = torch.full_like(p, self.initial_accumulator_value)
         total = s["sum"].addcmul_(g, g)
-        p.addcdiv_(g, total.sqrt().add_(self.eps), value=-lr_t)
+        std = torch.sqrt(total, out=self._work(p)).add_(self.eps)
+        p.addcdiv_(g, std, value=-lr_t)
 
 
 class RMSprop(Optimizer):
@@ -464,15 +494,16 @@ class RMSprop(Optimizer):
 
     def _update(self, p, g, s, t):
         if self.weight_decay != 0:
-            g = g.add(p, alpha=self.weight_decay)
+            g = torch.add(g, p, alpha=self.weight_decay, out=self._work(p, 1))
         rho = self.alpha
         sq = self._zeros(s, "square_avg", p)
         sq.mul_(rho).addcmul_(g, g, value=1 - rho)
+        root = self._work(p)
         if self.centered:
             mean = self._zeros(s, "grad_avg", p).lerp_(g, 1 - rho)
-            root = sq.addcmul(mean, mean, value=-1).sqrt_()
+            torch.addcmul(sq, mean, mean, value=-1, out=root).sqrt_()
         else:
-            root = sq.sqrt()
+            torch.sqrt(sq, out=root)
         root.add_(self.eps)
         if self.momentum > 0:
             buf = self._zeros(s, "momentum_buffer", p)
@@ -530,7 +561,9 @@ class Adam(Optimizer):
             if self._decoupled:
                 p.mul_(1 - self.lr * self.weight_decay)
             else:
-                g = g.add(p, alpha=self.weight_decay)
+                g = torch.add(
+                    g, p, alpha=self.weight_decay, out=self._work(p, 1)
+                )
         m = self._zeros(s, "exp_avg", p).lerp_(g, 1 - beta1)
         sq = self._zeros(s, "exp_avg_sq", p)
         sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
@@ -539,7 +572,8 @@ class Adam(Optimizer):
             sq = torch.maximum(top, sq, out=top)
         correction1 = 1 - beta1**t
         root_correction2 = (1 - beta2**t) ** 0.5
-        denom = (sq.sqrt() / root_correction2).add_(self.eps)
+        denom = torch.sqrt(sq, out=self._work(p))
+        denom.div_(root_correction2).add_(self.eps)
         p.addcdiv_(m, denom, value=-self.lr / correction1)
 
 
