@@ -636,6 +636,7 @@ def test_bad_state_has_full_messages():
     params = [torch.zeros(2, dtype=F64), torch.zeros(3, dtype=F64)]
     cases = [
         ([{}, None], "state[1] must be a dict, got NoneType"),
+        ([{}, [("step", 1)]], "state[1] must be a dict, got list"),
         ([{}, {"foo": 1}], "state[1] has the key 'foo'; Adam keeps "
          "['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']"),
         ([{}, {"step": 0.5}],
