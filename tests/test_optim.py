@@ -535,3 +535,200 @@ def test_params_may_come_from_an_nn_module_generator():
     opt = tools.Adam(layer.parameters(), lr=0.1)  # a generator
     assert [p is q for p, q in zip(opt.params, layer.parameters())] == [
         True, True]
+
+
+# ------------------------------------------- full messages (mutation tests)
+
+FULL_MESSAGES = [
+    ("SGD", dict(lr="0.1"), "lr must be a real number, got '0.1' (str)"),
+    ("SGD", dict(lr=0.1, momentum=1.0),
+     "momentum must lie in [0, 1), got 1.0"),
+    ("SGD", dict(lr=0.1, momentum=0.5, dampening=1.5),
+     "dampening must lie in [0, 1], got 1.5"),
+    ("SGD", dict(lr=0.1, weight_decay=-1.0),
+     "weight_decay must lie in [0, inf), got -1.0"),
+    ("SGD", dict(lr=0.1, nesterov=1),
+     "nesterov must be True or False, got 1 (int)"),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5, nesterov=True),
+     "nesterov=True needs momentum > 0 and dampening = 0, got "
+     "momentum=0.9 and dampening=0.5"),
+    ("Adagrad", dict(lr_decay=-1.0), "lr_decay must lie in [0, inf), "
+     "got -1.0"),
+    ("Adagrad", dict(initial_accumulator_value=-1.0),
+     "initial_accumulator_value must lie in [0, inf), got -1.0"),
+    ("Adagrad", dict(eps=0.0), "eps must lie in (0, inf), got 0.0"),
+    ("RMSprop", dict(alpha=1.0), "alpha must lie in [0, 1), got 1.0"),
+    ("RMSprop", dict(eps=0.0), "eps must lie in (0, inf), got 0.0"),
+    ("RMSprop", dict(momentum=1.0), "momentum must lie in [0, 1), got 1.0"),
+    ("RMSprop", dict(centered="yes"),
+     "centered must be True or False, got 'yes' (str)"),
+    ("Adam", dict(betas=(1.0, 0.999)), "betas[0] must lie in [0, 1), "
+     "got 1.0"),
+    ("Adam", dict(betas=(0.9, 1.0)), "betas[1] must lie in [0, 1), got 1.0"),
+    ("Adam", dict(betas=0.9), "betas must be a pair (beta1, beta2), got 0.9"),
+    ("Adam", dict(eps=0.0), "eps must lie in (0, inf), got 0.0"),
+    ("Adam", dict(amsgrad=None),
+     "amsgrad must be True or False, got None (NoneType)"),
+]
+
+
+@pytest.mark.parametrize("name, kw, message", FULL_MESSAGES,
+                         ids=[f"{n}-{k}" for n, k, _ in FULL_MESSAGES])
+def test_bad_hyperparameters_have_full_messages(name, kw, message):
+    with pytest.raises((ValueError, TypeError)) as error:
+        getattr(tools, name)(start_params(), **kw)
+    assert str(error.value) == message
+
+
+LIST_OF_PARAMS = ("params must be a list of tensors (for example "
+                  "model.parameters()), got ")
+LIST_OF_GRADS = ("grads must be a list of tensors in the order of params "
+                 "(for example model.gradients()), got ")
+
+
+def test_bad_params_have_full_messages():
+    p = torch.zeros(2, dtype=F64)
+    for bad, message in [
+        (p, LIST_OF_PARAMS + "Tensor"),
+        ({"w": p}, LIST_OF_PARAMS + "dict"),
+        ([], "params must hold at least one tensor, got []"),
+        ([p, torch.ones(1, dtype=F64), p],
+         "params[2] is the same tensor as params[0]; give each parameter "
+         "once"),
+    ]:
+        with pytest.raises((ValueError, TypeError)) as error:
+            tools.SGD(bad, lr=0.1)
+        assert str(error.value) == message
+
+
+def test_bad_grads_have_full_messages_and_change_nothing():
+    params = start_params()
+    opt = tools.Adam(params, lr=0.1)
+    opt.step(gradients(params, 0))
+    snap = snapshot(params, opt)
+    good = gradients(params, 1)
+    for bad, message in [
+        (good[0], LIST_OF_GRADS + "Tensor"),
+        ((g for g in good), LIST_OF_GRADS + "generator"),
+        ({0: good[0]}, LIST_OF_GRADS + "dict"),
+        ([good[0], good[1].float(), good[2]],
+         "grads[1] has dtype torch.float32 but params[1] has dtype "
+         "torch.float64; convert it with grads[1].to(torch.float64)"),
+    ]:
+        with pytest.raises((ValueError, TypeError)) as error:
+            opt.step(bad)
+        assert str(error.value) == message
+        assert_unchanged(params, opt, snap)
+
+
+def step_error(opt, params) -> str:
+    """The message of a refused step, which changed nothing."""
+    before = [p.clone() for p in params]
+    keys = [set(s) if isinstance(s, dict) else s for s in opt.state]
+    with pytest.raises((ValueError, TypeError)) as error:
+        opt.step([torch.ones_like(p) for p in params])
+    assert all(torch.equal(p, q) for p, q in zip(params, before))
+    assert [set(s) if isinstance(s, dict) else s for s in opt.state] == keys
+    return str(error.value)
+
+
+def test_bad_state_has_full_messages():
+    params = [torch.zeros(2, dtype=F64), torch.zeros(3, dtype=F64)]
+    cases = [
+        ([{}, None], "state[1] must be a dict, got NoneType"),
+        ([{}, [("step", 1)]], "state[1] must be a dict, got list"),
+        ([{}, {"foo": 1}], "state[1] has the key 'foo'; Adam keeps "
+         "['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step']"),
+        ([{}, {"step": 0.5}],
+         "state[1]['step'] must be a whole number >= 0, got 0.5"),
+        ([{}, {"exp_avg": [0.0] * 3}],
+         "state[1]['exp_avg'] must be a torch.Tensor, got list; convert it "
+         "with torch.as_tensor(state[1]['exp_avg'], dtype=torch.float64)"),
+        ([{}, {"exp_avg": torch.zeros(3)}],
+         "state[1]['exp_avg'] has dtype torch.float32 but params[1] has "
+         "dtype torch.float64; convert it with "
+         "state[1]['exp_avg'].to(torch.float64)"),
+        # a missing entry before a bad one: the bad one is still checked
+        ([{}, {"exp_avg_sq": torch.zeros(2, dtype=F64)}],
+         "state[1]['exp_avg_sq'] must have the shape of params[1], (3,), "
+         "got (2,)"),
+        ([{}, {"exp_avg_sq": torch.full((3,), math.nan, dtype=F64)}],
+         "state[1]['exp_avg_sq'] must be finite"),
+    ]
+    for state, message in cases:
+        opt = tools.Adam(params, lr=0.1)
+        opt.state = state
+        assert step_error(opt, params).startswith(message)
+    # SGD counts no steps, so keeps no "step"
+    opt = tools.SGD(params, lr=0.1, momentum=0.5)
+    opt.state[0]["step"] = 3
+    assert step_error(opt, params) == (
+        "state[0] has the key 'step'; SGD keeps ['momentum_buffer']")
+
+
+def test_a_preset_step_of_zero_is_a_fresh_start():
+    a, b = start_params(), start_params()
+    preset, fresh = tools.Adam(a, lr=0.1), tools.Adam(b, lr=0.1)
+    preset.state[1]["step"] = 0
+    preset.state[2]["step"] = torch.tensor(0.0)
+    grads = gradients(a, 0)
+    preset.step(grads)
+    fresh.step(grads)
+    assert [s["step"] for s in preset.state] == [1, 1, 1]
+    for p, q in zip(a, b):
+        assert torch.equal(p, q)
+
+
+def test_bad_state_dict_has_full_messages():
+    params = start_params()
+    opt = tools.RMSprop(params, lr=0.1)
+    opt.step(gradients(params, 0))
+    good = opt.state_dict()
+    snap = snapshot(params, opt)
+    keys = ("['alpha', 'centered', 'eps', 'lr', 'momentum', 'state', "
+            "'weight_decay']")
+    for bad, message in [
+        ([good], "state_dict must be a dict from state_dict(), got list"),
+        ({"lr": 0.1}, f"state_dict must have the keys {keys}, got ['lr']"),
+        (dict(good, state=good["state"][:1]),
+         "state_dict['state'] must be a list of 3 dicts, one per parameter"),
+        (dict(good, state=tuple(good["state"])),
+         "state_dict['state'] must be a list of 3 dicts, one per parameter"),
+    ]:
+        with pytest.raises((ValueError, TypeError)) as error:
+            opt.load_state_dict(bad)
+        assert str(error.value) == message
+        assert_unchanged(params, opt, snap)
+
+
+@pytest.mark.parametrize("name, kw", [
+    ("SGD", dict(lr=0.01, momentum=0.5, weight_decay=1.0)),
+    ("Adagrad", dict(lr=0.1, weight_decay=1.0)),
+    ("RMSprop", dict(lr=0.01, weight_decay=1.0)),
+    ("Adam", dict(lr=0.01, weight_decay=1.0)),
+    ("AdamW", dict(lr=0.01, weight_decay=1.0)),
+])
+def test_a_weight_decay_of_one_is_applied(name, kw):
+    mine, opt, theirs, topt = pair(name, kw)
+    for k in range(4):
+        grads = gradients(mine, k)
+        opt.step(grads)
+        torch_step(topt, theirs, grads)
+    assert_same(mine, opt, theirs, topt, "weight_decay=1")
+
+
+def test_a_second_moment_that_overflows_carries_on_as_torchs():
+    """A gradient of 1e200 makes Adam's g * g inf, in PyTorch too: the
+    optimiser's own inf is not refused at the next step (a preset one
+    would be), and both keep the parameters finite and equal."""
+    mine, opt, theirs, topt = pair("Adam", dict(lr=0.1))
+    for k in range(3):
+        grads = gradients(mine, k)
+        if k == 1:
+            grads[0][0, 0] = 1e200
+        opt.step(grads)
+        torch_step(topt, theirs, grads)
+        for p, q in zip(mine, theirs):
+            assert torch.equal(p, q.detach())
+    assert math.isinf(float(opt.state[0]["exp_avg_sq"][0, 0]))
+    assert all(bool(torch.isfinite(p).all()) for p in mine)

@@ -157,3 +157,60 @@ def test_bad_state_dict_changes_nothing():
         with pytest.raises((ValueError, TypeError)):
             sched.load_state_dict(bad)
         assert sched.state_dict() == before
+
+
+# ------------------------------------------- full messages (mutation tests)
+
+GRID = "['base_lr', 'gamma', 'last_epoch', 'step_size']"
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda o: tools.StepLR(object(), 2),
+         "optimizer must be one of the tools optimisers (an object with "
+         "an lr attribute), got object"),
+        (lambda o: tools.StepLR(o, 0),
+         "step_size must be an integer >= 1, got 0"),
+        (lambda o: tools.StepLR(o, 2, 0.0),
+         "gamma must lie in (0, inf), got 0.0"),
+        (lambda o: tools.CosineAnnealingLR(o, 0),
+         "T_max must be an integer >= 1, got 0"),
+        (lambda o: tools.CosineAnnealingLR(o, 5, -0.1),
+         "eta_min must lie in [0, inf), got -0.1"),
+    ],
+)
+def test_bad_settings_have_full_messages(make, message):
+    opt = tools.SGD([torch.zeros(1, dtype=F64)], lr=0.1)
+    with pytest.raises((ValueError, TypeError)) as error:
+        make(opt)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: "state",
+         f"state_dict must be a dict with the keys {GRID}, got str"),
+        (lambda d: {"base_lr": 0.1},
+         f"state_dict must be a dict with the keys {GRID}, "
+         "got ['base_lr']"),
+        (lambda d: dict(d, base_lr=float("nan")),
+         "state_dict['base_lr'] must lie in [0, inf), got nan"),
+        (lambda d: dict(d, last_epoch=-2),
+         "state_dict['last_epoch'] must be an integer >= 0, got -2"),
+        (lambda d: dict(d, step_size=0),
+         "step_size must be an integer >= 1, got 0"),
+        (lambda d: dict(d, gamma=-1.0),
+         "gamma must lie in (0, inf), got -1.0"),
+    ],
+)
+def test_bad_state_dict_has_full_messages(change, message):
+    opt = tools.SGD([torch.zeros(1, dtype=F64)], lr=0.1)
+    sched = tools.StepLR(opt, 3)
+    sched.step()
+    before = sched.state_dict()
+    with pytest.raises(ValueError) as error:
+        sched.load_state_dict(change(before))
+    assert str(error.value) == message
+    assert sched.state_dict() == before
