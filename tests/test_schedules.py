@@ -190,8 +190,6 @@ def test_bad_settings_have_full_messages(make, message):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (lambda d: "state",
-         f"state_dict must be a dict with the keys {GRID}, got str"),
         (lambda d: {"base_lr": 0.1},
          f"state_dict must be a dict with the keys {GRID}, "
          "got ['base_lr']"),
@@ -213,4 +211,18 @@ def test_bad_state_dict_has_full_messages(change, message):
     with pytest.raises(ValueError) as error:
         sched.load_state_dict(change(before))
     assert str(error.value) == message
+    assert sched.state_dict() == before
+
+
+def test_a_state_dict_that_is_no_dict_is_a_type_error():
+    """As the optimisers' load_state_dict: the wrong kind of object is a
+    TypeError, a dict with the wrong keys a ValueError."""
+    opt = tools.SGD([torch.zeros(1, dtype=F64)], lr=0.1)
+    sched = tools.CosineAnnealingLR(opt, 5)
+    before = sched.state_dict()
+    with pytest.raises(TypeError) as error:
+        sched.load_state_dict([("base_lr", 0.1)])
+    assert str(error.value) == (
+        "state_dict must be a dict from state_dict(), got list"
+    )
     assert sched.state_dict() == before

@@ -57,15 +57,15 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Put back what :meth:`state_dict` returned (checked first)."""
         keys = {"base_lr", "last_epoch", *self._hyper}
-        if not isinstance(state_dict, dict) or set(state_dict) != keys:
-            got = (
-                sorted(state_dict)
-                if isinstance(state_dict, dict)
-                else type(state_dict).__name__
+        if not isinstance(state_dict, dict):
+            raise TypeError(
+                "state_dict must be a dict from state_dict(), got "
+                f"{type(state_dict).__name__}"
             )
+        if set(state_dict) != keys:
             raise ValueError(
                 f"state_dict must be a dict with the keys {sorted(keys)}, "
-                f"got {got}"
+                f"got {sorted(state_dict)}"
             )
         base_lr = _in_range("state_dict['base_lr']", state_dict["base_lr"], 0)
         epoch = v.check_int(
