@@ -147,9 +147,12 @@ class _Normalization(_Layer):
                 "large for its dtype); scale the inputs or use a wider dtype"
             )
 
-    def _affine(self, xhat: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    def _affine(
+        self, xhat: torch.Tensor, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``Y = X̂ diag(γ) + 1 βᵀ``, in one fused operation, written into
-        ``out`` (a tensor of ``X̂``'s shape)."""
+        ``out`` (a tensor of ``X̂``'s shape, ``X̂`` itself included) or,
+        without it, into a new tensor."""
         return torch.addcmul(self.beta, xhat, self.gamma, out=out)
 
     def _parameter_gradients(self, g: torch.Tensor) -> torch.Tensor:
@@ -241,13 +244,14 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         return [self.running_mean, self.running_var]
 
     def _statistics(
-        self, x: torch.Tensor, spare: torch.Tensor
+        self, x: torch.Tensor, spare: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
         """``(X̂, 1/σ, batch)`` in the current mode; ``batch`` is ``(z̄,
         unbiased variance)`` in training, else ``None``. ``X̂`` is a new
-        tensor, computed in place from ``X - 1 z̄ᵀ``; in training the
+        tensor, computed in place from ``X - 1 z̄ᵀ``. In training the
         squares of ``X - 1 z̄ᵀ`` are written into ``spare`` (a tensor of
-        ``x``'s shape, which then holds nothing needed)."""
+        ``x``'s shape, which then holds nothing needed), or into a new
+        tensor without it."""
         if not self.training:
             inv_std = (self.running_var + self.eps).rsqrt()
             return (x - self.running_mean).mul_(inv_std), inv_std, None
@@ -288,9 +292,10 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         """The output in the current mode, with nothing kept and the
-        running statistics left as they are."""
-        out = torch.empty_like(x)
-        return self._affine(self._statistics(x, out)[0], out)
+        running statistics left as they are (``Y`` is written over
+        ``X̂``)."""
+        xhat = self._statistics(x)[0]
+        return self._affine(xhat, xhat)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         dx = self._parameter_gradients(g)  # G ⊙ X̂, overwritten below
@@ -370,31 +375,30 @@ class LayerNorm(_Normalization):
             )
 
     def _standardise(
-        self, x: torch.Tensor, spare: torch.Tensor
+        self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(X̂, 1/σ)``, ``1/σ`` as a column (one entry per row). ``X̂``
-        is a new tensor, computed in place from ``X - z̄ 1ᵀ``; the squares
-        of ``X - z̄ 1ᵀ`` are written into ``spare`` (a tensor of ``x``'s
-        shape, which then holds nothing needed)."""
+        is a new tensor, computed in place from ``X - z̄ 1ᵀ``; each row's
+        sum of squares is its squared Euclidean norm, which the norm's
+        reduction computes without storing the squares."""
         centred = x - x.mean(dim=-1, keepdim=True)
-        squares = torch.mul(centred, centred, out=spare)
-        biased = squares.mean(dim=-1, keepdim=True)
+        norms = torch.linalg.vector_norm(centred, dim=-1, keepdim=True)
+        biased = norms.square() / self._n
         self._check_variance(biased)
         inv_std = (biased + self.eps).rsqrt()
         return centred.mul_(inv_std), inv_std
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = torch.empty_like(x)  # first the squares, then Y
-        xhat, inv_std = self._standardise(x, out)
+        xhat, inv_std = self._standardise(x)
         self._xhat, self._inv_std = xhat, inv_std
         # what the checks of backward read (shape, device, dtype)
         self._input, self._out_shape = xhat, tuple(x.shape)
-        return self._affine(xhat, out)
+        return self._affine(xhat)
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
-        """The output, with nothing kept."""
-        out = torch.empty_like(x)
-        return self._affine(self._standardise(x, out)[0], out)
+        """The output, with nothing kept (``Y`` is written over ``X̂``)."""
+        xhat = self._standardise(x)[0]
+        return self._affine(xhat, xhat)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         dx = self._parameter_gradients(g)  # G ⊙ X̂, overwritten below
