@@ -329,7 +329,9 @@ class LayerNorm(_Normalization):
         ∂L/∂X = diag(σ)⁻¹ (Ĝ - Ĝ1 1ᵀ / n - diag((Ĝ ⊙ X̂)1) X̂ / n)
 
     (row ``i`` of ``X`` is standardised as a vector of ``n`` entries,
-    module docstring, with ``g = γ ⊙ G_{i:}``).
+    module docstring, with ``g = γ ⊙ G_{i:}``). The code takes the row
+    sums as ``Ĝ1 = Gγ`` and ``(Ĝ ⊙ X̂)1 = (G ⊙ X̂)γ``, so that ``Ĝ`` is
+    never stored.
 
     ``normalized_shape`` is the number of features ``n``, or a sequence
     holding it, as PyTorch accepts (only the last dimension is
@@ -407,8 +409,9 @@ class LayerNorm(_Normalization):
         # products: Ĝ = G diag(γ) itself is never stored.
         g_mean = (g @ self.gamma).unsqueeze(-1) / n  # Ĝ1 / n
         gx_mean = (dx @ self.gamma).unsqueeze(-1) / n  # (Ĝ ⊙ X̂)1 / n
-        # Ĝ - Ĝ1 1ᵀ / n as a product, then a difference (a fused
-        # multiply-add would leave Ĝ's rounding error where n = 1 gives 0)
+        # Ĝ - Ĝ1 1ᵀ / n as a product, then a difference: with n = 1 it is
+        # exactly 0 (so is X̂), where a fused multiply-add would leave the
+        # rounding error of Ĝ
         torch.mul(g, self.gamma, out=dx).sub_(g_mean)
         dx.addcmul_(self._xhat, gx_mean, value=-1)
         return dx.mul_(self._inv_std)
