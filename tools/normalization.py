@@ -329,9 +329,7 @@ class LayerNorm(_Normalization):
         ∂L/∂X = diag(σ)⁻¹ (Ĝ - Ĝ1 1ᵀ / n - diag((Ĝ ⊙ X̂)1) X̂ / n)
 
     (row ``i`` of ``X`` is standardised as a vector of ``n`` entries,
-    module docstring, with ``g = γ ⊙ G_{i:}``). The code takes the row
-    sums as ``Ĝ1 = Gγ`` and ``(Ĝ ⊙ X̂)1 = (G ⊙ X̂)γ``, so that ``Ĝ`` is
-    never stored.
+    module docstring, with ``g = γ ⊙ G_{i:}``).
 
     ``normalized_shape`` is the number of features ``n``, or a sequence
     holding it, as PyTorch accepts (only the last dimension is
@@ -404,15 +402,12 @@ class LayerNorm(_Normalization):
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
         dx = self._parameter_gradients(g)  # G ⊙ X̂, overwritten below
-        n = self._n
-        # The row sums Ĝ1 = Gγ and (Ĝ ⊙ X̂)1 = (G ⊙ X̂)γ, as matrix-vector
-        # products: Ĝ = G diag(γ) itself is never stored.
-        g_mean = (g @ self.gamma).unsqueeze(-1) / n  # Ĝ1 / n
-        gx_mean = (dx @ self.gamma).unsqueeze(-1) / n  # (Ĝ ⊙ X̂)1 / n
-        # Ĝ - Ĝ1 1ᵀ / n as a product, then a difference: with n = 1 it is
-        # exactly 0 (so is X̂), where a fused multiply-add would leave the
-        # rounding error of Ĝ
-        torch.mul(g, self.gamma, out=dx).sub_(g_mean)
+        # The row sums (Ĝ ⊙ X̂)1 and Ĝ1 as row means (which absorbs the
+        # 1/n), of Ĝ ⊙ X̂ = (G ⊙ X̂) diag(γ) and then Ĝ = G diag(γ), each
+        # formed in dx's memory in turn; dx keeps Ĝ.
+        gx_mean = dx.mul_(self.gamma).mean(dim=-1, keepdim=True)
+        g_mean = torch.mul(g, self.gamma, out=dx).mean(dim=-1, keepdim=True)
+        dx -= g_mean  # Ĝ - Ĝ1 1ᵀ / n
         dx.addcmul_(self._xhat, gx_mean, value=-1)
         return dx.mul_(self._inv_std)
 
