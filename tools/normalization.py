@@ -147,15 +147,21 @@ class _Normalization(_Layer):
                 "large for its dtype); scale the inputs or use a wider dtype"
             )
 
-    def _affine(self, xhat: torch.Tensor) -> torch.Tensor:
-        """``Y = X̂ diag(γ) + 1 βᵀ``, in one fused operation."""
-        return torch.addcmul(self.beta, xhat, self.gamma)
+    def _affine(
+        self, xhat: torch.Tensor, out: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``Y = X̂ diag(γ) + 1 βᵀ``, in one fused operation, written into
+        ``out`` (a tensor of ``X̂``'s shape, ``X̂`` itself included) or,
+        without it, into a new tensor."""
+        return torch.addcmul(self.beta, xhat, self.gamma, out=out)
 
-    def _parameter_gradients(self, g: torch.Tensor) -> None:
-        xhat = self._xhat
-        rows = g.reshape(-1, self._n)
-        self.dbeta = rows.sum(dim=0)  # Gᵀ1
-        self.dgamma = (rows * xhat.reshape(-1, self._n)).sum(dim=0)
+    def _parameter_gradients(self, g: torch.Tensor) -> torch.Tensor:
+        """Set ``dbeta`` and ``dgamma``; return ``G ⊙ X̂``, a new tensor
+        that ``_backward`` then overwrites with ``∂L/∂X``."""
+        product = g * self._xhat
+        self.dbeta = g.reshape(-1, self._n).sum(dim=0)  # Gᵀ1
+        self.dgamma = product.reshape(-1, self._n).sum(dim=0)  # (G ⊙ X̂)ᵀ1
+        return product
 
 
 class BatchNorm1d(_Normalization):
@@ -238,13 +244,17 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         return [self.running_mean, self.running_var]
 
     def _statistics(
-        self, x: torch.Tensor
+        self, x: torch.Tensor, spare: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, tuple | None]:
-        """``(X - 1 z̄ᵀ, 1/σ, batch)`` in the current mode; ``batch`` is
-        ``(z̄, unbiased variance)`` in training, else ``None``."""
+        """``(X̂, 1/σ, batch)`` in the current mode; ``batch`` is ``(z̄,
+        unbiased variance)`` in training, else ``None``. ``X̂`` is a new
+        tensor, computed in place from ``X - 1 z̄ᵀ``. In training the
+        squares of ``X - 1 z̄ᵀ`` are written into ``spare`` (a tensor of
+        ``x``'s shape, which then holds nothing needed), or into a new
+        tensor without it."""
         if not self.training:
             inv_std = (self.running_var + self.eps).rsqrt()
-            return x - self.running_mean, inv_std, None
+            return (x - self.running_mean).mul_(inv_std), inv_std, None
         m = x.shape[0]
         if m < 2:
             raise ValueError(
@@ -255,15 +265,16 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
             )
         mean = x.mean(dim=0)
         centred = x - mean
-        squares = (centred * centred).sum(dim=0)
+        squares = torch.mul(centred, centred, out=spare).sum(dim=0)
         biased = squares / m
         self._check_variance(biased)
         inv_std = (biased + self.eps).rsqrt()
-        return centred, inv_std, (mean, squares / (m - 1))
+        xhat = centred.mul_(inv_std)  # X̂, in the memory of X - 1 z̄ᵀ
+        return xhat, inv_std, (mean, squares / (m - 1))
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        centred, inv_std, batch = self._statistics(x)
-        xhat = centred * inv_std
+        out = torch.empty_like(x)  # first the squares, then Y
+        xhat, inv_std, batch = self._statistics(x, out)
         if batch is not None:
             mean, unbiased = batch
             mo = self.momentum
@@ -277,22 +288,23 @@ tensor([1.1000, 0.9000, 1.1000], dtype=torch.float64))
         self._used_batch = batch is not None
         # what the checks of backward read (shape, device, dtype)
         self._input, self._out_shape = xhat, tuple(x.shape)
-        return self._affine(xhat)
+        return self._affine(xhat, out)
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
         """The output in the current mode, with nothing kept and the
-        running statistics left as they are."""
-        centred, inv_std, _ = self._statistics(x)
-        return self._affine(centred * inv_std)
+        running statistics left as they are (``Y`` is written over
+        ``X̂``)."""
+        xhat = self._statistics(x)[0]
+        return self._affine(xhat, xhat)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
-        self._parameter_gradients(g)
+        dx = self._parameter_gradients(g)  # G ⊙ X̂, overwritten below
         scale = self.gamma * self._inv_std  # γ ⊘ σ
         if not self._used_batch:
-            return g * scale
+            return torch.mul(g, scale, out=dx)
         m = g.shape[0]
-        dx = g - self.dbeta / m
-        dx -= self._xhat * (self.dgamma / m)
+        torch.sub(g, self.dbeta / m, out=dx)
+        dx.addcmul_(self._xhat, self.dgamma / m, value=-1)
         return dx.mul_(scale)
 
 
@@ -365,12 +377,16 @@ class LayerNorm(_Normalization):
     def _standardise(
         self, x: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(X̂, 1/σ)``, ``1/σ`` as a column (one entry per row)."""
+        """``(X̂, 1/σ)``, ``1/σ`` as a column (one entry per row). ``X̂``
+        is a new tensor, computed in place from ``X - z̄ 1ᵀ``; each row's
+        sum of squares is its squared Euclidean norm, which the norm's
+        reduction computes without storing the squares."""
         centred = x - x.mean(dim=-1, keepdim=True)
-        biased = (centred * centred).mean(dim=-1, keepdim=True)
+        norms = torch.linalg.vector_norm(centred, dim=-1, keepdim=True)
+        biased = norms.square() / self._n
         self._check_variance(biased)
         inv_std = (biased + self.eps).rsqrt()
-        return centred * inv_std, inv_std
+        return centred.mul_(inv_std), inv_std
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         xhat, inv_std = self._standardise(x)
@@ -380,15 +396,19 @@ class LayerNorm(_Normalization):
         return self._affine(xhat)
 
     def _apply(self, x: torch.Tensor) -> torch.Tensor:
-        """The output, with nothing kept."""
-        return self._affine(self._standardise(x)[0])
+        """The output, with nothing kept (``Y`` is written over ``X̂``)."""
+        xhat = self._standardise(x)[0]
+        return self._affine(xhat, xhat)
 
     def _backward(self, g: torch.Tensor) -> torch.Tensor:
-        self._parameter_gradients(g)
-        xhat = self._xhat
-        g_hat = g * self.gamma  # Ĝ = G diag(γ)
-        dx = g_hat - g_hat.mean(dim=-1, keepdim=True)
-        dx -= xhat * (g_hat * xhat).mean(dim=-1, keepdim=True)
+        dx = self._parameter_gradients(g)  # G ⊙ X̂, overwritten below
+        # The row sums (Ĝ ⊙ X̂)1 and Ĝ1 as row means (which absorbs the
+        # 1/n), of Ĝ ⊙ X̂ = (G ⊙ X̂) diag(γ) and then Ĝ = G diag(γ), each
+        # formed in dx's memory in turn; dx keeps Ĝ.
+        gx_mean = dx.mul_(self.gamma).mean(dim=-1, keepdim=True)
+        g_mean = torch.mul(g, self.gamma, out=dx).mean(dim=-1, keepdim=True)
+        dx -= g_mean  # Ĝ - Ĝ1 1ᵀ / n
+        dx.addcmul_(self._xhat, gx_mean, value=-1)
         return dx.mul_(self._inv_std)
 
 
