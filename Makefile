@@ -30,20 +30,21 @@ PYTEST := OMP_NUM_THREADS=1 $(BIN)/python -m pytest
 setup: $(STAMP)
 
 # The pinned wheels are installed by uv, which unpacks and byte-compiles them in parallel (the
-# set-up took 116 s with pip, 36 s with uv on the 2-core CI machine; byte-compiling up front
-# matters where PYTHONDONTWRITEBYTECODE is set, as in CI: there an uncompiled Keras imports in
-# 13 s instead of 7). pip does it where uv cannot be had. uv reads pip's find-links
-# (PIP_FIND_LINKS or pip's config), so both pick the same local wheels.
+# set-up took 116 s with pip and 36 s with uv and a warm uv cache on the 2-core CI machine, 49 s
+# with an empty one; byte-compiling up front matters where PYTHONDONTWRITEBYTECODE is set, as in
+# CI: there an uncompiled Keras imports in 13 s instead of 7). The Makefile hands uv pip's
+# find-links (PIP_FIND_LINKS or pip's config), so both pick the same local wheels; uv reads no
+# other pip setting (indexes, certificates), so where uv cannot be had or fails, pip installs.
 UV_VERSION := 0.13.9
-FIND_LINKS := $(sort $(PIP_FIND_LINKS) $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
+FIND_LINKS = $(sort $(PIP_FIND_LINKS) $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null))
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	$(PYTHON) -m venv $(VENV)
-	if $(BIN)/python -m pip install --quiet uv==$(UV_VERSION); then \
-	  $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(foreach d,$(FIND_LINKS),--find-links $(d)) -r requirements.txt; \
-	else \
-	  echo "uv could not be installed: pip installs the requirements (slower)"; \
+	if $(BIN)/python -m pip install --quiet uv==$(UV_VERSION) && \
+	   $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python \
+	     $(foreach d,$(FIND_LINKS),--find-links $(d)) -r requirements.txt; then :; else \
+	  echo "uv could not install the requirements: pip installs them (slower)"; \
 	  $(BIN)/python -m pip install --quiet -r requirements.txt; \
 	fi
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .

@@ -732,3 +732,43 @@ def test_a_second_moment_that_overflows_carries_on_as_torchs():
             assert torch.equal(p, q.detach())
     assert math.isinf(float(opt.state[0]["exp_avg_sq"][0, 0]))
     assert all(bool(torch.isfinite(p).all()) for p in mine)
+
+
+# ------------------------------------------------- work tensors (_work)
+
+
+@pytest.mark.parametrize(
+    "name, kw",
+    [
+        ("SGD", {"lr": 0.1, "weight_decay": 0.1}),
+        ("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+        ("Adagrad", {}),
+        ("RMSprop", {"centered": True}),
+        ("Adam", {"weight_decay": 0.1}),
+        ("AdamW", {}),
+    ],
+)
+def test_work_tensors_are_kept_between_steps(name, kw):
+    """A temporary goes into the same memory at every step (what saves the
+    page faults of fresh memory), one tensor per slot and parameter."""
+    p = torch.zeros(4, 3, dtype=F64)
+    opt = getattr(tools, name)([p], **kw)
+    g = torch.linspace(-1, 1, 12, dtype=F64).reshape(4, 3)
+    opt.step([g])
+    first = {k: t.data_ptr() for k, t in opt._scratch.items()}
+    assert first, "the update used no work tensor"
+    opt.step([g])
+    assert {k: t.data_ptr() for k, t in opt._scratch.items()} == first
+    assert all(t.shape == p.shape for t in opt._scratch.values())
+
+
+def test_a_work_tensor_follows_a_parameter_that_changes_shape_or_dtype():
+    p = torch.zeros(2, 2, dtype=F64)
+    opt = tools.Adam([p])
+    w = opt._work(p)
+    assert opt._work(p) is w  # kept
+    assert w.shape == (2, 2) and w.dtype == F64
+    p.data = torch.zeros(3, dtype=torch.float32)
+    w2 = opt._work(p)
+    assert w2 is not w and w2.shape == (3,) and w2.dtype == torch.float32
+    assert opt._work(p, 1) is not w2  # another slot, another tensor
