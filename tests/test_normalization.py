@@ -548,3 +548,62 @@ def test_backward_matches_autograd_for_any_scale_and_offset(
         assert_close(dx, xt.grad, 1e-8)
         assert_close(ours.dgamma, ref_module.weight.grad, 1e-8)
     assert_close(ours.dbeta, ref_module.bias.grad, 1e-12)
+
+
+# ------------------------- memory: the new m x n arrays a pass asks for
+# A new array of the batch's size costs more than the pass that fills it
+# (the benchmarks appendix); the layers reuse memory where the formulas
+# allow. These count the new m x n storages that the operators return.
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils._pytree import tree_flatten  # noqa: E402
+
+
+class _NewArrays(TorchDispatchMode):
+    def __init__(self, numel: int) -> None:
+        super().__init__()
+        self.numel, self.count = numel, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        given = {
+            t.untyped_storage().data_ptr()
+            for t in tree_flatten((args, kwargs))[0]
+            if isinstance(t, torch.Tensor)
+        }
+        self.count += sum(
+            1
+            for t in tree_flatten(out)[0]
+            if isinstance(t, torch.Tensor)
+            and t.numel() == self.numel
+            and t.untyped_storage().data_ptr() not in given
+        )
+        return out
+
+
+def _new_arrays(fn) -> int:
+    with _NewArrays(64 * 8) as counter:
+        fn()
+    return counter.count
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_asks_for_few_new_arrays(training):
+    layer = tools.BatchNorm1d(8, dtype=F64).train(training)
+    x = randn(64, 8, seed=0)
+    g = randn(64, 8, seed=1)
+    # training: X - 1 z̄ᵀ (then X̂), one for the squares and then Y;
+    # evaluation: X - 1 μᵀ (then X̂) and Y
+    assert _new_arrays(lambda: layer._forward(x)) == 2
+    assert _new_arrays(lambda: layer._backward(g)) == 1  # G ⊙ X̂, then ∂L/∂X
+    # X - 1 z̄ᵀ (then X̂, then Y over it), and in training the squares
+    assert _new_arrays(lambda: layer._apply(x)) == (2 if training else 1)
+
+
+def test_layer_norm_asks_for_few_new_arrays():
+    layer = tools.LayerNorm(8, dtype=F64)
+    x = randn(64, 8, seed=0)
+    g = randn(64, 8, seed=1)
+    assert _new_arrays(lambda: layer._forward(x)) == 2  # X - z̄ 1ᵀ, Y
+    assert _new_arrays(lambda: layer._backward(g)) == 1
+    assert _new_arrays(lambda: layer._apply(x)) == 1  # Y written over X̂

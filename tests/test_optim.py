@@ -772,3 +772,24 @@ def test_a_work_tensor_follows_a_parameter_that_changes_shape_or_dtype():
     w2 = opt._work(p)
     assert w2 is not w and w2.shape == (3,) and w2.dtype == torch.float32
     assert opt._work(p, 1) is not w2  # another slot, another tensor
+
+
+def test_each_parameter_has_its_own_work_tensor():
+    ps = [torch.zeros(3, dtype=F64), torch.zeros(3, dtype=F64)]
+    opt = tools.Adam(ps)
+    opt.step([torch.ones(3, dtype=F64), torch.ones(3, dtype=F64)])
+    assert len(opt._scratch) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [lambda t: t.float(), lambda t: t.reshape(3, 2), lambda t: t.reshape(6)],
+)
+def test_a_work_tensor_follows_a_change_of_dtype_or_shape_alone(change):
+    p = torch.zeros(2, 3, dtype=F64)
+    opt = tools.Adam([p])
+    w = opt._work(p)
+    p.data = change(p.data.clone())
+    w2 = opt._work(p)
+    assert w2 is not w
+    assert (w2.shape, w2.dtype) == (p.shape, p.dtype)
