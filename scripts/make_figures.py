@@ -18,6 +18,22 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import FancyBboxPatch, Polygon  # noqa: E402
 
 FIGURES = Path(__file__).resolve().parent.parent / "content" / "figures"
+
+
+def _save(fig, name: str, dpi: int) -> None:
+    """Write ``fig`` to content/figures/``name``, trimmed to its drawing, with
+    no software stamp in the PNG (the bytes depend only on the drawing), and
+    close it."""
+    fig.savefig(
+        FIGURES / name,
+        dpi=dpi,
+        bbox_inches="tight",
+        pad_inches=0.05,
+        metadata={"Software": None},
+    )
+    plt.close(fig)
+
+
 THEMES = {
     "light": {
         "text": "#1f2328",
@@ -123,14 +139,7 @@ def chapter_2_map(theme: str) -> None:
         fontsize=9,
         color=colors["arrow"],
     )
-    fig.savefig(
-        FIGURES / f"chapter-2-map-{theme}.png",
-        dpi=150,
-        bbox_inches="tight",
-        pad_inches=0.05,
-        metadata={"Software": None},
-    )
-    plt.close(fig)
+    _save(fig, f"chapter-2-map-{theme}.png", dpi=150)
 
 
 def _arrow(ax, start, end, color, lw=2.0, style="-|>", ls="-"):
@@ -246,14 +255,7 @@ def least_squares_projection(theme: str) -> None:
         va="center",
     )
     ax.set(xlim=(-2.3, 9.6), ylim=(-1.6, 4.6))
-    fig.savefig(
-        FIGURES / f"least-squares-projection-{theme}.png",
-        dpi=200,
-        bbox_inches="tight",
-        pad_inches=0.05,
-        metadata={"Software": None},
-    )
-    plt.close(fig)
+    _save(fig, f"least-squares-projection-{theme}.png", dpi=200)
 
 
 # x positions (axes units) of the values and the operations between them
@@ -394,14 +396,7 @@ def backprop_graph(theme: str) -> None:
         color=b,
         va="bottom",
     )
-    fig.savefig(
-        FIGURES / f"backprop-graph-{theme}.png",
-        dpi=150,
-        bbox_inches="tight",
-        pad_inches=0.05,
-        metadata={"Software": None},
-    )
-    plt.close(fig)
+    _save(fig, f"backprop-graph-{theme}.png", dpi=150)
 
 
 def favicon() -> None:
