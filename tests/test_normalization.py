@@ -553,38 +553,16 @@ def test_backward_matches_autograd_for_any_scale_and_offset(
 # ------------------------- memory: the new m x n arrays a pass asks for
 # A new array of the batch's size costs more than the pass that fills it
 # (the benchmarks appendix); the layers reuse memory where the formulas
-# allow. These count the new m x n storages that the operators return.
-from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
-from torch.utils._pytree import tree_flatten  # noqa: E402
-
-
-class _NewArrays(TorchDispatchMode):
-    def __init__(self, numel: int) -> None:
-        super().__init__()
-        self.numel, self.count = numel, 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        out = func(*args, **kwargs)
-        given = {
-            t.untyped_storage().data_ptr()
-            for t in tree_flatten((args, kwargs))[0]
-            if isinstance(t, torch.Tensor)
-        }
-        self.count += sum(
-            1
-            for t in tree_flatten(out)[0]
-            if isinstance(t, torch.Tensor)
-            and t.numel() == self.numel
-            and t.untyped_storage().data_ptr() not in given
-        )
-        return out
+# allow. These count the new m x n storages the operators return
+# (tools.benchmark.PeakTensorMemory records each one).
+from tools.benchmark import PeakTensorMemory  # noqa: E402
 
 
 def _new_arrays(fn) -> int:
-    with _NewArrays(64 * 8) as counter:
+    """How many new storages of 64 x 8 float64s ``fn()`` asks for."""
+    with PeakTensorMemory() as mem:
         fn()
-    return counter.count
+    return mem.allocations.count(64 * 8 * 8)
 
 
 @pytest.mark.parametrize("training", [True, False])

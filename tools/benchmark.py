@@ -34,7 +34,8 @@ class PeakTensorMemory(TorchDispatchMode):
     Each new storage counts from the moment an operator returns it until the
     storage is freed. Views share their input's storage and add nothing;
     tensors that existed before the block are not counted. ``peak`` is the
-    largest total seen. Temporaries inside composite operators such as
+    largest total seen; ``allocations`` lists the bytes of every new storage,
+    in order. Temporaries inside composite operators such as
     ``einsum`` are counted too, since those decompose into operators that pass
     through here.
 
@@ -50,6 +51,7 @@ class PeakTensorMemory(TorchDispatchMode):
         super().__init__()
         self.current = 0
         self.peak = 0
+        self.allocations: list[int] = []
         self._live: set[int] = set()
 
     def _release(self, key: int, nbytes: int) -> None:
@@ -79,6 +81,7 @@ class PeakTensorMemory(TorchDispatchMode):
                 key, nbytes = storage.data_ptr(), storage.nbytes()
                 if nbytes and key not in self._live and key not in inputs:
                     self._live.add(key)
+                    self.allocations.append(nbytes)
                     self.current += nbytes
                     self.peak = max(self.peak, self.current)
                     # Tie the release to the storage, not to this tensor
